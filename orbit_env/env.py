@@ -1,0 +1,282 @@
+"""PettingZoo and Gymnasium faces of the simulator. No physics here: only arrays <-> dictionaries.
+
+## Description
+Satellites carrying GPUs schedule real GPU training jobs in low Earth orbit. Jobs arrive on the
+ground, are uplinked during contacts, run on the satellites' accelerators under eclipse, battery,
+heat and radiation limits, may be checkpointed or moved to neighbours over laser links, and earn their
+value only when their result reaches the ground.
+
+## Agents
+One per satellite, ``sat_0 ... sat_{N-1}``, all with identical spaces (parameter sharing works, and a
+policy trained on 12 satellites runs on 81).
+
+## Observation Space
+``Dict(observation=Box(-1, 1, (D,), float32), action_mask=Box(0, 1, (A,), int8))``.
+D = 21 own fields + K x 12 slot fields + M x 10 neighbour fields; names and meaning in
+``orbit_env.observe`` (``env.layout.names()`` lists every element).
+
+| slice | fields |
+|---|---|
+| own | soc, temp, gpu_margin, sunlit, t_light_change, in_saa, t_saa_change, contact, t_contact_next, t_contact_left, safe_mode, gpu_loaded, gpu_recovering, thermal_off, power_level, queue_fill, lat, lon_sin, lon_cos, ground_backlog, episode_progress |
+| slot[k] | present, runnable, result, in_flight, active, remaining, at_risk, deadline, value, gpus, checkpoint, downlink |
+| neigh[m] | present, link_up, range, soc, temp, free_slots, contact, t_contact_next, sunlit, safe_mode |
+
+## Action Space
+``Discrete(2 + K*P + K*M)``: 0 idle (the loaded job stays loaded), 1 checkpoint the loaded job (then
+keep running it), ``2 + k*P + p`` run the job in slot k at power level p, ``2 + K*P + k*M + m`` send the
+job (or finished result) in slot k to the neighbour on terminal m. An illegal action (mask 0) is a no-op
+counted in ``infos[agent]["invalid_action"]``; an action outside the space raises ValueError.
+
+## Rewards
+Team reward by default: every agent gets the value delivered to the ground this step (reference
+GPU-hours, discounted after the deadline) minus ``safe_mode_penalty`` per safe-mode entry and
+``thermal_shutdown_penalty`` per thermal shutdown. ``episode.reward = "individual"`` credits each
+satellite with its own deliveries and penalties. ``episode.dense_shaping`` adds value x fraction of work
+done this step (taken back if the work is lost). ``infos[agent]["reward_components"]`` has every term.
+
+## Starting State
+A start time drawn uniformly in the ephemeris window, batteries at ``initial_soc``, radiators at
+``initial_temp_c``, empty queues; jobs arrive from the scenario's workload.
+
+## Episode End
+Truncation after ``max_cycles`` steps (default one day at dt = 60 s). No termination.
+
+## Arguments
+``scenario`` (shipped name, TOML path or Scenario), ``max_cycles``, ``render_mode`` (ansi, rgb_array,
+human), ``overrides`` (dotted keys), ``tle_file``, ``cache_dir`` (ephemeris cache).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from orbit_env import render as rendering
+from orbit_env.ephemeris import load_ephemeris
+from orbit_env.observe import Layout, observe
+from orbit_env.scenario import Scenario, load_scenario
+from orbit_env.sim import SimState, StepInfo, job_census, make_params, reset_state, step
+
+DEFAULT_SCENARIO = "three-body-12"
+
+
+class OrbitComputeEnv(ParallelEnv):
+    """The parallel (simultaneous-move) environment. See the module docstring for the full manual."""
+
+    metadata = {"name": "orbit_compute_v0", "render_modes": ["ansi", "rgb_array", "human"], "is_parallelizable": True, "render_fps": 4}
+
+    def __init__(
+        self,
+        scenario: str | Scenario = DEFAULT_SCENARIO,
+        max_cycles: int | None = None,
+        render_mode: str | None = None,
+        overrides: dict[str, Any] | None = None,
+        tle_file: str | None = None,
+        cache_dir: str | None = None,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode {render_mode!r} is not supported; choose one of {self.metadata['render_modes']}")
+        overrides = dict(overrides or {})
+        if max_cycles is not None:
+            overrides["episode.max_cycles"] = max_cycles
+        self.scenario = load_scenario(scenario, overrides, tle_file)
+        self.ephemeris = load_ephemeris(self.scenario, cache_dir=cache_dir)
+        self.params = make_params(self.scenario, self.ephemeris.n_sats)
+        self.layout = Layout(self.params.K, self.params.M)
+        self.max_cycles = self.scenario.episode.max_cycles
+        self.render_mode = render_mode
+        self.possible_agents = [f"sat_{i}" for i in range(self.params.n_sats)]
+        self.agents: list[str] = []
+        D, A = self.layout.size, self.params.n_actions
+        self._obs_spaces = {
+            a: spaces.Dict(
+                {"observation": spaces.Box(-1.0, 1.0, (D,), np.float32), "action_mask": spaces.Box(0, 1, (A,), np.int8)}
+            )
+            for a in self.possible_agents
+        }
+        self._act_spaces = {a: spaces.Discrete(A) for a in self.possible_agents}
+        self.state_space = spaces.Box(-1.0, 1.0, (self.params.n_sats * D,), np.float32)
+        self._rng = np.random.default_rng()
+        self.sim: SimState | None = None
+        self._obs = np.zeros((self.params.n_sats, D), np.float32)
+        self._mask = np.zeros((self.params.n_sats, A), np.int8)
+
+    def observation_space(self, agent: str) -> spaces.Dict:
+        return self._obs_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Discrete:
+        return self._act_spaces[agent]
+
+    # ----------------------------------------------------------------- array core shared by both faces
+
+    def reset_arrays(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self.sim = reset_state(self.params, self.ephemeris, self._rng)
+        self._obs, self._mask = observe(self.params, self.sim, self.ephemeris)
+
+    def step_arrays(self, actions: np.ndarray) -> tuple[np.ndarray, StepInfo]:
+        """Advance with an (N,) int array of actions; return (N,) rewards and the step's details."""
+        if self.sim is None or self.sim.t >= self.max_cycles:
+            raise RuntimeError("the episode is over or was never started: call reset() first")
+        info = step(self.params, self.sim, self.ephemeris, actions, self._rng)
+        self._obs, self._mask = observe(self.params, self.sim, self.ephemeris)
+        return self.reward(info), info
+
+    def reward(self, info: StepInfo) -> np.ndarray:
+        ep = self.scenario.episode
+        per_sat = (
+            info.delivered_value
+            - ep.safe_mode_penalty * info.safe_entered
+            - ep.thermal_shutdown_penalty * info.thermal_shutdown
+            + (info.shaping if ep.dense_shaping else 0.0)
+        )
+        if ep.reward == "team":
+            return np.full(self.params.n_sats, per_sat.sum())
+        return per_sat
+
+    @property
+    def truncated(self) -> bool:
+        return self.sim is not None and self.sim.t >= self.max_cycles
+
+    def metrics(self) -> dict[str, float]:
+        """Episode totals so far (delivered value, energy, safe-mode entries, ...) and the job census."""
+        return {**self.sim.totals, **{f"jobs_{k}": v for k, v in job_census(self.sim).items()}}
+
+    # ----------------------------------------------------------------------------- PettingZoo face
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        self.reset_arrays(seed)
+        self.agents = self.possible_agents[:]
+        return self._obs_dicts(), {a: {} for a in self.agents}
+
+    def step(self, actions: dict[str, Any]):
+        if not self.agents:
+            raise RuntimeError("step() called on a finished episode: call reset() first")
+        act = self._action_array(actions)
+        rewards, info = self.step_arrays(act)
+        ep = self.scenario.episode
+        trunc = self.truncated
+        obs = self._obs_dicts()
+        if ep.reward == "team":
+            comp = {
+                "delivered": float(info.delivered_value.sum()),
+                "safe_mode": -ep.safe_mode_penalty * float(info.safe_entered.sum()),
+                "thermal": -ep.thermal_shutdown_penalty * float(info.thermal_shutdown.sum()),
+                "shaping": float(info.shaping.sum()) if ep.dense_shaping else 0.0,
+            }
+            comps = [comp] * len(self.agents)
+        else:
+            comps = [
+                {"delivered": float(d), "safe_mode": -ep.safe_mode_penalty * float(s), "thermal": -ep.thermal_shutdown_penalty * float(t), "shaping": float(h) if ep.dense_shaping else 0.0}
+                for d, s, t, h in zip(info.delivered_value, info.safe_entered, info.thermal_shutdown, info.shaping)
+            ]
+        invalid = info.invalid.tolist()
+        infos = {a: {"reward_components": c, "invalid_action": v} for a, c, v in zip(self.agents, comps, invalid)}
+        if trunc:
+            episode = self.metrics()
+            for a in self.agents:
+                infos[a]["episode"] = episode
+        rew = dict(zip(self.agents, rewards.tolist()))
+        terms = dict.fromkeys(self.agents, False)
+        truncs = dict.fromkeys(self.agents, trunc)
+        if trunc:
+            self.agents = []
+        if self.render_mode == "human":
+            self.render()
+        return obs, rew, terms, truncs, infos
+
+    def _action_array(self, actions: dict[str, Any]) -> np.ndarray:
+        n_act = self.params.n_actions
+        try:
+            act = np.array([actions[a] for a in self.agents])
+        except KeyError as e:
+            raise ValueError(f"no action for agent {e.args[0]!r}: step() needs one action per live agent") from None
+        if act.shape != (len(self.agents),) or act.dtype.kind not in "iu":
+            bad = next(a for a in self.agents if not isinstance(actions[a], (int, np.integer)) or np.ndim(actions[a]))
+            raise ValueError(f"action for {bad!r} is {actions[bad]!r}: expected an integer in [0, {n_act})")
+        out = (act < 0) | (act >= n_act)
+        if out.any():
+            i = int(np.flatnonzero(out)[0])
+            raise ValueError(f"action {int(act[i])} for {self.agents[i]!r} is outside Discrete({n_act}): expected 0 to {n_act - 1}")
+        return act
+
+    def _obs_dicts(self) -> dict[str, dict[str, np.ndarray]]:
+        return {a: {"observation": o, "action_mask": m} for a, o, m in zip(self.possible_agents, self._obs, self._mask)}
+
+    def state(self) -> np.ndarray:
+        """Global state for centralised critics: every agent's observation, concatenated."""
+        return self._obs.reshape(-1)
+
+    def render(self):
+        if self.render_mode is None:
+            gymnasium.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'rgb_array'")
+            return None
+        if self.sim is None:
+            raise RuntimeError("render() before reset()")
+        if self.render_mode == "rgb_array":
+            return rendering.render_rgb(self.params, self.sim, self.ephemeris)
+        text = rendering.render_ansi(self.params, self.sim, self.ephemeris)
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text
+
+    def close(self):
+        rendering.close()
+
+
+class OrbitComputeGymEnv(gymnasium.Env):
+    """Single-agent Gymnasium face.
+
+    With one satellite (starcloud-1) the spaces are those of the one agent. With a constellation it is
+    centralised control: the observation stacks all satellites, (N, D) and (N, A), and the action is
+    ``MultiDiscrete([A] * N)``. The reward is the team reward. ``action_masks()`` serves MaskablePPO.
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array", "human"], "render_fps": 4}
+
+    def __init__(self, scenario: str | Scenario = "starcloud-1", **kwargs):
+        self.par = OrbitComputeEnv(scenario, **kwargs)
+        self.render_mode = self.par.render_mode
+        N, D, A = self.par.params.n_sats, self.par.layout.size, self.par.params.n_actions
+        self.single = N == 1
+        shape_o, shape_m = ((D,), (A,)) if self.single else ((N, D), (N, A))
+        self.observation_space = spaces.Dict(
+            {"observation": spaces.Box(-1.0, 1.0, shape_o, np.float32), "action_mask": spaces.Box(0, 1, shape_m, np.int8)}
+        )
+        self.action_space = spaces.Discrete(A) if self.single else spaces.MultiDiscrete([A] * N)
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        o, m = self.par._obs, self.par._mask
+        return {"observation": o[0], "action_mask": m[0]} if self.single else {"observation": o, "action_mask": m}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.par.reset_arrays(int(self.np_random.integers(2**63)) if seed is not None or self.par.sim is None else None)
+        return self._obs(), {}
+
+    def step(self, action):
+        act = np.atleast_1d(np.asarray(action))
+        if not self.action_space.contains(action if not self.single else int(act[0])):
+            raise ValueError(f"action {action!r} is outside {self.action_space}")
+        rewards, info = self.par.step_arrays(act.astype(np.int64))
+        reward = float(rewards[0]) if self.par.scenario.episode.reward == "team" else float(rewards.sum())
+        trunc = self.par.truncated
+        infos = {"invalid_actions": int(info.invalid.sum())}
+        if trunc:
+            infos["episode_metrics"] = self.par.metrics()
+        return self._obs(), reward, False, trunc, infos
+
+    def action_masks(self) -> np.ndarray:
+        return self.par._mask.reshape(-1).astype(bool)
+
+    def render(self):
+        return self.par.render()
+
+    def close(self):
+        self.par.close()

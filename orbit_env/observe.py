@@ -1,0 +1,205 @@
+"""Observations: a public layout with named fields, built for all satellites in one array program.
+
+Each agent sees a float32 vector in [-1, 1]: its own state, K queue slots and M neighbour slots
+(one per laser terminal). Heuristics read fields by name through ``Layout``, so they see exactly
+what a learned policy sees. The global ``state()`` for centralised critics is all agents' vectors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from orbit_env.ephemeris import Ephemeris
+from orbit_env.sim import Params, Place, SimState, action_mask
+from orbit_env.physics import thermal
+
+OWN_FIELDS = (
+    "soc",  # battery state of charge, 0..1
+    "temp",  # radiator node temperature, (C - 40) / 60
+    "gpu_margin",  # (throttle C - GPU temperature at the top power cap now) / 50: <0 means running flat out throttles
+    "sunlit",  # 1 in sunlight
+    "t_light_change",  # time until sunlit flips, / 6000 s (about one orbit)
+    "in_saa",  # 1 inside the South Atlantic Anomaly
+    "t_saa_change",  # time until in_saa flips, / 6000 s
+    "contact",  # 1 while a ground station sees the satellite
+    "t_contact_next",  # time until the next contact, log1p(minutes) / log1p(1440)
+    "t_contact_left",  # contact time left, / 900 s
+    "safe_mode",  # 1 in safe mode (accelerators off)
+    "gpu_loaded",  # 1 if a job is loaded on the accelerators
+    "gpu_recovering",  # upset recovery left, fraction of the recovery time
+    "thermal_off",  # 1 while in thermal shutdown
+    "power_level",  # last power level, 0..1
+    "queue_fill",  # occupied slots / K
+    "lat",  # sub-satellite latitude / 90
+    "lon_sin",  # sin(longitude)
+    "lon_cos",  # cos(longitude)
+    "ground_backlog",  # jobs waiting on the ground, log1p(n) / log1p(100)
+    "episode_progress",  # t / max_cycles
+)
+SLOT_FIELDS = (
+    "present",  # 1 if the slot holds a job
+    "runnable",  # 1 if it is on board with work left (can be run)
+    "result",  # 1 if finished and waiting for a ground contact
+    "in_flight",  # 1 while being uplinked or moved over an ISL
+    "active",  # 1 if loaded on the accelerators
+    "remaining",  # hours of work left at full speed here, log1p(h) / log1p(100)
+    "at_risk",  # hours of work since the last checkpoint, log1p(h) / log1p(10)
+    "deadline",  # hours to the deadline / 24 (negative when late)
+    "value",  # value in reference GPU-hours, log1p / log1p(100)
+    "gpus",  # GPUs the job asked for, log2 / 8
+    "checkpoint",  # checkpoint size, log1p(GB) / log1p(100)
+    "downlink",  # minutes to downlink its result at the ground rate, log1p / log1p(60)
+)
+NEIGH_FIELDS = (
+    "present",  # 1 if the terminal has a partner
+    "link_up",  # 1 if the link carries data now (acquired, in range, line of sight)
+    "range",  # distance / ISL range
+    "soc",  # partner's state of charge
+    "temp",  # partner's node temperature, (C - 40) / 60
+    "free_slots",  # partner's free slots / K
+    "contact",  # 1 if the partner has a ground contact now
+    "t_contact_next",  # partner's time to next contact, as own
+    "sunlit",  # 1 if the partner is in sunlight
+    "safe_mode",  # 1 if the partner is in safe mode
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each named field sits in an observation vector. ``own.soc``, ``slot[2].deadline``, ``neigh[0].soc``."""
+
+    K: int
+    M: int
+
+    @property
+    def size(self) -> int:
+        return len(OWN_FIELDS) + self.K * len(SLOT_FIELDS) + self.M * len(NEIGH_FIELDS)
+
+    @property
+    def own(self) -> slice:
+        return slice(0, len(OWN_FIELDS))
+
+    @property
+    def slots(self) -> slice:
+        start = len(OWN_FIELDS)
+        return slice(start, start + self.K * len(SLOT_FIELDS))
+
+    @property
+    def neighbours(self) -> slice:
+        return slice(self.slots.stop, self.size)
+
+    def own_field(self, obs: np.ndarray, name: str) -> np.ndarray:
+        """(...,) value of an own-state field."""
+        return obs[..., OWN_FIELDS.index(name)]
+
+    def slot_field(self, obs: np.ndarray, name: str) -> np.ndarray:
+        """(..., K) value of a slot field for every slot."""
+        return obs[..., self.slots].reshape(*obs.shape[:-1], self.K, len(SLOT_FIELDS))[..., SLOT_FIELDS.index(name)]
+
+    def neigh_field(self, obs: np.ndarray, name: str) -> np.ndarray:
+        """(..., M) value of a neighbour field for every terminal."""
+        return obs[..., self.neighbours].reshape(*obs.shape[:-1], self.M, len(NEIGH_FIELDS))[..., NEIGH_FIELDS.index(name)]
+
+    def names(self) -> list[str]:
+        """Every element's name, in order: for documentation and exported policy specs."""
+        return (
+            [f"own.{f}" for f in OWN_FIELDS]
+            + [f"slot[{k}].{f}" for k in range(self.K) for f in SLOT_FIELDS]
+            + [f"neigh[{m}].{f}" for m in range(self.M) for f in NEIGH_FIELDS]
+        )
+
+
+def _logn(x, ref: float):
+    return np.log1p(np.maximum(x, 0.0)) / np.log1p(ref)
+
+
+def _t_contact(t_s):
+    return _logn(t_s / 60.0, 1440.0)
+
+
+def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray, np.ndarray]:
+    """(N, D) float32 observations in [-1, 1] and the (N, A) int8 action mask, for all satellites at once."""
+    sc, hw, acc = params.scenario, params.scenario.hardware, params.scenario.hardware.accel
+    N, K, M = params.n_sats, params.K, params.M
+    e = min(state.e0 + state.t, eph.n_steps - 1)
+    jobs = state.jobs
+    soc = state.energy_wh / hw.battery_wh
+    temp = (state.temp_k - thermal.KELVIN - 40.0) / 60.0
+    occupied = state.slots >= 0
+    lon = np.radians(eph.lon_deg[e])
+    own = np.stack(
+        [
+            soc,
+            temp,
+            (acc.throttle_c - thermal.gpu_temp_c(state.temp_k, params.caps_w[-1], hw.gpu_k_per_w)) / 50.0,
+            eph.sunlit[e],
+            eph.t_light_change[e] / 6000.0,
+            eph.in_saa[e],
+            eph.t_saa_change[e] / 6000.0,
+            eph.contact[e],
+            _t_contact(eph.t_contact_next[e]),
+            eph.t_contact_left[e] / 900.0,
+            state.safe,
+            state.active >= 0,
+            state.recover_s / max(sc.radiation.recovery_s, 1.0),
+            state.thermal_off,
+            state.level / max(params.P - 1, 1),
+            occupied.mean(axis=1),
+            eph.lat_deg[e] / 90.0,
+            np.sin(lon),
+            np.cos(lon),
+            np.full(N, _logn(np.count_nonzero(state.place == Place.GROUND), 100.0)),
+            np.full(N, state.t / sc.episode.max_cycles),
+        ],
+        axis=-1,
+    )
+
+    j = state.slots  # -1 gathers the sentinel job
+    place = np.where(occupied, state.place[j], Place.FUTURE)
+    model = jobs.model[j]
+    left_h = (jobs.work[j] - state.done_work[j]) / params.model_thr[model] / 3600.0
+    risk_h = (state.done_work[j] - state.ckpt_work[j]) / params.model_thr[model] / 3600.0
+    deadline_h = np.where(occupied, (jobs.deadline_s[j] - state.t * params.dt) / 3600.0, 0.0)
+    dl_min = params.model_result[model] * 8 / (sc.ground.downlink_gbps * 1e9) / 60.0
+    slot = np.stack(
+        [
+            occupied,
+            place == Place.ONBOARD,
+            place == Place.RESULT,
+            (place == Place.UPLINK) | (place == Place.SENDING),
+            occupied & (j == state.active[:, None]),
+            _logn(left_h, 100.0),
+            _logn(risk_h, 10.0),
+            deadline_h / 24.0,
+            _logn(jobs.value[j], 100.0),
+            np.log2(jobs.gpus[j]) / 8.0,
+            _logn(params.model_ckpt[model] / 1e9, 100.0),
+            _logn(dl_min, 60.0),
+        ],
+        axis=-1,
+    ) * occupied[..., None]
+
+    nb = np.maximum(eph.neighbours, 0)
+    has = eph.neighbours >= 0
+    free = 1.0 - occupied.mean(axis=1)
+    neigh = np.stack(
+        [
+            has,
+            eph.isl_up[e],
+            eph.isl_range_km[e] / sc.links.isl_range_km,
+            soc[nb],
+            temp[nb],
+            free[nb],
+            eph.contact[e][nb],
+            _t_contact(eph.t_contact_next[e][nb]),
+            eph.sunlit[e][nb],
+            state.safe[nb],
+        ],
+        axis=-1,
+    ) * has[..., None]
+
+    obs = np.concatenate([own, slot.reshape(N, -1), neigh.reshape(N, -1)], axis=1)
+    np.clip(obs, -1.0, 1.0, out=obs)
+    return obs.astype(np.float32), action_mask(params, state, eph)

@@ -1,0 +1,1 @@
+"""Pure physics step functions over arrays; every function broadcasts over leading axes."""

@@ -1,0 +1,518 @@
+"""The simulator core: a struct of arrays (one row per satellite, one per job) and its step function.
+
+Data flows one way: scenario -> ephemeris -> ``step`` -> observe -> env. The cost of a step is a fixed
+number of numpy operations whatever the number of satellites and jobs: no Python loop over either.
+
+A job lives in exactly one place (``Place``). On a satellite it occupies one of K queue slots; while it
+moves between satellites over an ISL it holds a slot on both ends, and is counted as in flight.
+The accelerators of a satellite hold at most one job (the *active* job). Switching jobs checkpoints the
+outgoing one, so only the active job has work at risk (progress since its last checkpoint); an upset,
+a thermal shutdown or safe mode crashes it back to that checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from orbit_env.ephemeris import Ephemeris
+from orbit_env.physics import links, power, radiation, thermal
+from orbit_env.scenario import Scenario
+from orbit_env.workload.catalog import MODELS
+from orbit_env.workload.generator import JobBatch, generate_jobs
+
+
+class Place(IntEnum):
+    """Where a job is. FUTURE jobs are not yet submitted and are not counted anywhere."""
+
+    FUTURE = 0
+    GROUND = 1  # submitted, waiting on the ground
+    UPLINK = 2  # dataset being uplinked to a satellite (in flight)
+    ONBOARD = 3  # on a satellite, work left (queued, or running if it is the active job)
+    SENDING = 4  # moving to a neighbour over an ISL (in flight)
+    RESULT = 5  # finished on board, result waiting for a ground contact
+    DONE = 6  # result delivered to the ground
+    DROPPED = 7  # expired on the ground
+
+
+class Act(IntEnum):
+    IDLE = 0
+    CHECKPOINT = 1
+    RUN = 2
+    SEND = 3
+
+
+@dataclass(frozen=True)
+class Params:
+    """Everything constant over a scenario, as arrays and floats the step function uses."""
+
+    scenario: Scenario
+    n_sats: int
+    K: int  # queue slots per satellite
+    M: int  # ISL terminals (neighbour slots)
+    P: int  # power levels
+    dt: float
+    caps_w: np.ndarray  # (P,) power cap per accelerator
+    n_accel: int
+    speed_per_cap: np.ndarray  # (n_models, P) throughput factor of DVFS per model and level
+    model_thr: np.ndarray  # (n_models,) units/s on this satellite at full speed (all accelerators)
+    model_ckpt: np.ndarray  # (n_models,) checkpoint bytes
+    model_data: np.ndarray  # (n_models,) dataset bytes
+    model_result: np.ndarray  # (n_models,) result bytes
+    act_kind: np.ndarray  # (A,) Act of each action index
+    act_slot: np.ndarray  # (A,) slot k (or 0)
+    act_level: np.ndarray  # (A,) power level p (or 0)
+    act_neigh: np.ndarray  # (A,) terminal m (or 0)
+
+    @property
+    def n_actions(self) -> int:
+        return len(self.act_kind)
+
+    @property
+    def sat_speed(self) -> float:
+        """A satellite's compute in reference H100s."""
+        return self.n_accel * self.scenario.hardware.accel.relative_speed
+
+
+def make_params(scenario: Scenario, n_sats: int) -> Params:
+    hw, acc = scenario.hardware, scenario.hardware.accel
+    K, M, P = scenario.episode.queue_slots, scenario.links.isl_terminals, len(hw.power_caps_w)
+    models = [MODELS[m] for m in scenario.workload.models]
+    caps = np.asarray(hw.power_caps_w, dtype=float)
+    gammas = np.array([m.dvfs_gamma for m in models])[:, None]
+    kinds = [Act.IDLE, Act.CHECKPOINT] + [Act.RUN] * (K * P) + [Act.SEND] * (K * M)
+    slot = [0, 0] + [k for k in range(K) for _ in range(P)] + [k for k in range(K) for _ in range(M)]
+    level = [0, 0] + [p for _ in range(K) for p in range(P)] + [0] * (K * M)
+    neigh = [0, 0] + [0] * (K * P) + [m for _ in range(K) for m in range(M)]
+    return Params(
+        scenario=scenario,
+        n_sats=n_sats,
+        K=K,
+        M=M,
+        P=P,
+        dt=scenario.episode.dt_s,
+        caps_w=caps,
+        n_accel=hw.accelerators_per_sat,
+        speed_per_cap=power.dvfs_speed(caps[None, :], acc.idle_w, acc.work_w, gammas),
+        model_thr=np.array([m.throughput for m in models]) * acc.relative_speed * hw.accelerators_per_sat,
+        model_ckpt=np.array([m.checkpoint_bytes for m in models]),
+        model_data=np.array([m.dataset_bytes for m in models]),
+        model_result=np.array([m.result_bytes for m in models]),
+        act_kind=np.array(kinds, dtype=np.int8),
+        act_slot=np.array(slot, dtype=np.int32),
+        act_level=np.array(level, dtype=np.int32),
+        act_neigh=np.array(neigh, dtype=np.int32),
+    )
+
+
+@dataclass
+class SimState:
+    """Mutable struct of arrays. Satellite arrays have N rows, job arrays J rows."""
+
+    t: int  # steps taken this episode
+    e0: int  # ephemeris index of step 0
+    energy_wh: np.ndarray
+    temp_k: np.ndarray
+    safe: np.ndarray
+    thermal_off: np.ndarray
+    recover_s: np.ndarray  # seconds of upset recovery left
+    active: np.ndarray  # active job per satellite, -1 none
+    level: np.ndarray  # power level last used
+    slots: np.ndarray  # (N, K) job index or -1
+    jobs: JobBatch
+    place: np.ndarray  # (J,) Place
+    sat: np.ndarray  # (J,) satellite holding the job (source while SENDING), -1 on the ground
+    dest: np.ndarray  # (J,) destination satellite while SENDING, else -1
+    dest_slot: np.ndarray  # (J,) slot reserved at the destination
+    term: np.ndarray  # (J,) ISL terminal of the source used while SENDING
+    done_work: np.ndarray  # (J,) work completed (model units)
+    ckpt_work: np.ndarray  # (J,) work saved at the last checkpoint
+    xfer_left: np.ndarray  # (J,) bytes left of the current uplink / ISL transfer / downlink
+    delivered_s: np.ndarray  # (J,) delivery time (NaN until DONE)
+    n_arrived: int
+    totals: dict = field(default_factory=dict)  # episode accumulators for metrics
+
+
+def _with_sentinel(jobs: JobBatch) -> JobBatch:
+    """Append a row that never arrives, so gathers at index -1 (no job) are always in bounds."""
+    tail = dict(submit_s=np.inf, model=0, gpus=1, work=1.0, deadline_s=np.inf, value=0.0)
+    return JobBatch(**{k: np.append(getattr(jobs, k), v).astype(getattr(jobs, k).dtype) for k, v in tail.items()})
+
+
+def reset_state(params: Params, eph: Ephemeris, rng: np.random.Generator) -> SimState:
+    """A new episode: a random start within the ephemeris window and freshly generated jobs."""
+    sc, N, K = params.scenario, params.n_sats, params.K
+    max_start = eph.n_steps - sc.episode.max_cycles
+    e0 = int(rng.integers(0, max_start)) if max_start > 0 else 0
+    jobs = generate_jobs(sc.workload, sc.episode.max_cycles * params.dt, params.sat_speed, rng)
+    jobs = _with_sentinel(jobs)
+    J = len(jobs)
+    hw = sc.hardware
+    return SimState(
+        t=0,
+        e0=e0,
+        energy_wh=np.full(N, hw.initial_soc * hw.battery_wh),
+        temp_k=np.full(N, hw.initial_temp_c + thermal.KELVIN),
+        safe=np.zeros(N, bool),
+        thermal_off=np.zeros(N, bool),
+        recover_s=np.zeros(N),
+        active=np.full(N, -1, np.int64),
+        level=np.full(N, params.P - 1, np.int64),
+        slots=np.full((N, K), -1, np.int64),
+        jobs=jobs,
+        place=np.zeros(J, np.int8),
+        sat=np.full(J, -1, np.int64),
+        dest=np.full(J, -1, np.int64),
+        dest_slot=np.full(J, -1, np.int64),
+        term=np.full(J, -1, np.int64),
+        done_work=np.zeros(J),
+        ckpt_work=np.zeros(J),
+        xfer_left=np.zeros(J),
+        delivered_s=np.full(J, np.nan),
+        n_arrived=0,
+        totals={k: 0.0 for k in TOTALS},
+    )
+
+
+TOTALS = (
+    "delivered_value", "jobs_delivered", "deadline_hits", "useful_gpu_s", "busy_gpu_s", "work_lost_s",
+    "energy_solar_wh", "energy_load_wh", "energy_gpu_wh", "energy_shunt_wh", "safe_mode_entries",
+    "thermal_shutdowns", "upsets", "invalid_actions", "completion_s", "checkpoints", "isl_transfers",
+    "isl_aborts", "jobs_dropped", "throttled_steps",
+)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def slot_jobs(state: SimState):
+    """(N, K) job index per slot (-1 empty) and (N, K) Place per slot (FUTURE for empty)."""
+    jobs = state.slots
+    place = np.where(jobs >= 0, state.place[jobs], Place.FUTURE)
+    return jobs, place
+
+
+def action_mask(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
+    """(N, A) int8: 1 where an action is legal now. Idle is always legal."""
+    e = state.e0 + state.t
+    N, K, P, M = params.n_sats, params.K, params.P, params.M
+    gpu_ok = ~state.safe & ~state.thermal_off & (state.recover_s <= 0)
+    jobs, place = slot_jobs(state)
+    runnable = (place == Place.ONBOARD) & gpu_ok[:, None]
+    a = state.active  # -1 gathers the sentinel job, which has nothing at risk
+    ckpt_ok = gpu_ok & (state.done_work[a] > state.ckpt_work[a])
+    movable = (place == Place.ONBOARD) | (place == Place.RESULT)
+    target = eph.neighbours
+    free = (state.slots < 0).sum(axis=1)
+    tgt = np.maximum(target, 0)
+    link_ok = (target >= 0) & eph.isl_up[e] & (free[tgt] > 0) & ~state.safe[tgt] & ~state.safe[:, None]
+    mask = np.empty((N, params.n_actions), np.int8)
+    mask[:, 0] = 1
+    mask[:, 1] = ckpt_ok
+    mask[:, 2 : 2 + K * P] = np.repeat(runnable, P, axis=1)
+    mask[:, 2 + K * P :] = (movable[:, :, None] & link_ok[:, None, :]).reshape(N, K * M)
+    return mask
+
+
+def _assign_slots(state: SimState, targets: np.ndarray, order_key: np.ndarray):
+    """Give each request a free slot on its target satellite, in ``order_key`` order per target.
+
+    Returns (accepted mask, slot index). Several requests may target one satellite in one step; the
+    r-th request (by order_key) gets the r-th free slot, and requests beyond the free count are refused.
+    """
+    if len(targets) == 0:
+        return np.zeros(0, bool), np.zeros(0, np.int64)
+    order = np.lexsort((order_key, targets))
+    t_sorted = targets[order]
+    first = np.searchsorted(t_sorted, t_sorted, side="left")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order)) - first
+    free = state.slots < 0
+    n_free = free.sum(axis=1)
+    accepted = rank < n_free[targets]
+    free_order = np.argsort(~free, axis=1, kind="stable")  # free slot indices first
+    slot = free_order[targets, np.minimum(rank, state.slots.shape[1] - 1)]
+    return accepted, slot
+
+
+def _crash(state: SimState, params: Params, crashed: np.ndarray) -> float:
+    """Roll the active jobs of ``crashed`` satellites back to their checkpoints; return lost reference seconds."""
+    j = state.active[crashed & (state.active >= 0)]
+    lost = state.done_work[j] - state.ckpt_work[j]
+    state.done_work[j] = state.ckpt_work[j]
+    state.active[crashed] = -1
+    thr = params.model_thr[state.jobs.model[j]] / params.sat_speed  # reference units/s
+    return float((lost / thr).sum())
+
+
+def value_at(jobs: JobBatch, idx, t_s: float, half_life_h: float):
+    """Value earned by delivering jobs ``idx`` at time t: full by the deadline, halving every half-life after."""
+    late = np.maximum(t_s - jobs.deadline_s[idx], 0.0)
+    return jobs.value[idx] * 0.5 ** (late / (half_life_h * 3600.0))
+
+
+# --------------------------------------------------------------------------------------------- step
+
+
+@dataclass
+class StepInfo:
+    """What happened in one step, per satellite, for rewards and infos."""
+
+    delivered_value: np.ndarray  # (N,) value delivered by each satellite's downlink
+    shaping: np.ndarray  # (N,) value x fraction of work done (minus lost) by each satellite
+    safe_entered: np.ndarray  # (N,) bool
+    thermal_shutdown: np.ndarray  # (N,) bool
+    upset: np.ndarray  # (N,) bool
+    invalid: np.ndarray  # (N,) bool
+    solar_w: np.ndarray
+    load_w: np.ndarray
+    battery: power.BatteryStep
+    gpu_temp_c: np.ndarray
+
+
+def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, rng: np.random.Generator) -> StepInfo:
+    """Advance one step of ``dt`` seconds. Mutates ``state`` in place; ``actions`` is (N,) ints in [0, A)."""
+    sc, hw, acc = params.scenario, params.scenario.hardware, params.scenario.hardware.accel
+    N, dt, jobs = params.n_sats, params.dt, state.jobs
+    e = state.e0 + state.t
+    now = state.t * dt
+    tot = state.totals
+    sats = np.arange(N)
+    u_upset = rng.random(N)  # drawn every step so the random stream does not depend on the state
+
+    # -- arrivals and expiry on the ground
+    n_new = int(np.searchsorted(jobs.submit_s, now + dt, side="left"))
+    state.place[state.n_arrived : n_new] = Place.GROUND
+    state.n_arrived = n_new
+    expired = (state.place == Place.GROUND) & (now > jobs.deadline_s + sc.workload.drop_after_h * 3600.0)
+    state.place[expired] = Place.DROPPED
+    tot["jobs_dropped"] += int(expired.sum())
+
+    # -- decode and validate actions against the mask of the current state
+    mask = action_mask(params, state, eph)
+    legal = mask[sats, actions].astype(bool)
+    invalid = ~legal
+    tot["invalid_actions"] += int(invalid.sum())
+    kind = np.where(legal, params.act_kind[actions], Act.IDLE)
+    k_slot = params.act_slot[actions]
+    chosen = state.slots[sats, k_slot]
+    run = kind == Act.RUN
+    ckpt = kind == Act.CHECKPOINT
+    send = kind == Act.SEND
+
+    # -- checkpoints and job switches cost time on the accelerators
+    write_bps = hw.checkpoint_write_gbps * 1e9 / 8.0
+    ckpt_s = lambda j: hw.checkpoint_overhead_s + params.model_ckpt[jobs.model[j]] / write_bps  # noqa: E731
+    old = state.active
+    has_old = old >= 0
+    old_j = old
+    switching = run & (chosen != old)
+    send_active = send & (chosen == old)
+    save_old = (switching | ckpt | send_active) & has_old & (state.done_work[old_j] > state.ckpt_work[old_j])
+    overhead = np.where(save_old, ckpt_s(old_j), 0.0) + np.where(switching, ckpt_s(chosen), 0.0)
+    state.ckpt_work[old_j[save_old]] = state.done_work[old_j[save_old]]
+    tot["checkpoints"] += int(save_old.sum())
+    state.active = np.where(run, chosen, np.where(send_active, -1, old))  # idle keeps the job loaded
+    state.level = np.where(run, params.act_level[actions], state.level)
+    computing = (run | ckpt) & (state.active >= 0)
+
+    # -- compute: DVFS at the power cap, hardware throttle above the slowdown temperature
+    j = state.active
+    cap_w = params.caps_w[state.level]
+    t_gpu = thermal.gpu_temp_c(state.temp_k, np.where(computing, cap_w, acc.idle_w), hw.gpu_k_per_w)
+    shutdown = computing & (t_gpu >= acc.shutdown_c)
+    throttled = computing & (t_gpu >= acc.throttle_c) & ~shutdown
+    tot["throttled_steps"] += int(throttled.sum())
+    rate = params.model_thr[jobs.model[j]] * params.speed_per_cap[jobs.model[j], state.level] * np.where(throttled, 0.5, 1.0)
+    compute_s = np.where(computing & ~shutdown, np.maximum(dt - overhead, 0.0), 0.0)
+    remaining = jobs.work[j] - state.done_work[j]
+    busy_s = np.minimum(compute_s, remaining / np.maximum(rate, 1e-12))
+    progress = np.where(computing & ~shutdown, rate * busy_s, 0.0)
+    state.done_work[j[computing]] += progress[computing]
+    finished = computing & ~shutdown & (state.done_work[j] >= jobs.work[j] * (1 - 1e-12))
+    fj = j[finished]
+    state.done_work[fj] = jobs.work[fj]
+    state.ckpt_work[fj] = jobs.work[fj]
+    state.place[fj] = Place.RESULT
+    state.xfer_left[fj] = params.model_result[jobs.model[fj]]
+    state.active[finished] = -1
+    shaping = np.zeros(N)
+    shaping[computing] = (jobs.value[j] * progress / jobs.work[j])[computing]
+    gpu_busy = busy_s + np.where(save_old | switching, overhead, 0.0)
+    tot["busy_gpu_s"] += float(gpu_busy.sum()) * params.n_accel
+
+    # -- radiation upsets and thermal shutdowns crash the active job
+    running_now = computing & ~shutdown & ~finished
+    p_up = radiation.upset_probability(
+        radiation.upset_rate_per_s(params.n_accel * running_now, eph.in_saa[e], sc.radiation.upsets_per_gpu_day, sc.radiation.saa_multiplier),
+        dt,
+    )
+    upset = running_now & (u_upset < p_up)
+    crash = upset | shutdown
+    lost_before = state.done_work.copy() if sc.episode.dense_shaping else None
+    tot["work_lost_s"] += _crash(state, params, crash)
+    state.recover_s = np.where(upset, sc.radiation.recovery_s, np.maximum(state.recover_s - dt, 0.0))
+    state.thermal_off |= shutdown
+    tot["upsets"] += int(upset.sum())
+    tot["thermal_shutdowns"] += int(shutdown.sum())
+
+    # -- ISL: start sends, advance transfers, abort on broken links, land arrivals
+    src = sats[send]
+    sj = chosen[send]
+    tgt = eph.neighbours[src, params.act_neigh[actions[send]]]
+    ok, tslot = _assign_slots(state, tgt, src)
+    sj, src, tgt, tslot = sj[ok], src[ok], tgt[ok], tslot[ok]
+    state.slots[tgt, tslot] = sj
+    state.dest[sj], state.dest_slot[sj], state.term[sj] = tgt, tslot, params.act_neigh[actions[send]][ok]
+    state.xfer_left[sj] = np.where(state.place[sj] == Place.RESULT, params.model_result[jobs.model[sj]], params.model_ckpt[jobs.model[sj]])
+    state.place[sj] = Place.SENDING
+    tot["isl_transfers"] += len(sj)
+
+    sending = state.place == Place.SENDING
+    s_src = np.maximum(state.sat, 0)
+    s_term = np.maximum(state.term, 0)
+    link_up = sending & (eph.isl_up[e, s_src, s_term] if params.M else False)
+    aborted = sending & ~link_up
+    ab = np.flatnonzero(aborted)
+    state.slots[state.dest[ab], state.dest_slot[ab]] = -1
+    state.place[ab] = np.where(state.done_work[ab] >= jobs.work[ab], Place.RESULT, Place.ONBOARD)
+    state.xfer_left[ab] = np.where(state.place[ab] == Place.RESULT, params.model_result[jobs.model[ab]], 0.0)
+    tot["isl_aborts"] += len(ab)
+    step_bytes = links.shared_progress(s_src, link_up, N, links.bytes_per_step(sc.links.isl_rate_gbps, dt))
+    state.xfer_left -= step_bytes
+    landed = np.flatnonzero(link_up & (state.xfer_left <= 0))
+    state.slots[state.sat[landed], np.argmax(state.slots[state.sat[landed]] == landed[:, None], axis=1)] = -1
+    state.sat[landed] = state.dest[landed]
+    state.place[landed] = np.where(state.done_work[landed] >= jobs.work[landed], Place.RESULT, Place.ONBOARD)
+    state.xfer_left[landed] = np.where(state.place[landed] == Place.RESULT, params.model_result[jobs.model[landed]], 0.0)
+    state.dest[landed] = -1
+    n_sending = np.bincount(s_src[link_up], minlength=N)
+
+    # -- ground segment: uplink waiting jobs (earliest deadline first) and downlink results
+    contact = eph.contact[e]
+    ground = np.flatnonzero(state.place == Place.GROUND)
+    uplinking = np.bincount(state.sat[state.place == Place.UPLINK], minlength=N)
+    can_take = contact & ~state.safe & (uplinking == 0) & (state.slots < 0).any(axis=1)
+    takers = np.flatnonzero(can_take)
+    n_up = min(len(takers), len(ground))
+    if n_up:
+        gj = ground[np.argsort(jobs.deadline_s[ground], kind="stable")[:n_up]]
+        takers = takers[:n_up]
+        ok, uslot = _assign_slots(state, takers, takers)
+        state.slots[takers, uslot] = gj
+        state.sat[gj] = takers
+        state.place[gj] = Place.UPLINK
+        state.xfer_left[gj] = params.model_data[jobs.model[gj]]
+    up = state.place == Place.UPLINK
+    up_sat = np.maximum(state.sat, 0)
+    up_live = up & contact[up_sat]
+    up_lost = np.flatnonzero(up & ~contact[up_sat])
+    if len(up_lost):
+        hit = np.isin(state.slots, up_lost)
+        state.slots[hit] = -1
+        state.place[up_lost] = Place.GROUND
+        state.sat[up_lost] = -1
+    state.xfer_left -= links.shared_progress(up_sat, up_live, N, links.bytes_per_step(sc.ground.uplink_gbps, dt))
+    state.place[up_live & (state.xfer_left <= 0)] = Place.ONBOARD
+
+    res = state.place == Place.RESULT
+    dl_live = res & contact[np.maximum(state.sat, 0)]
+    state.xfer_left -= links.shared_progress(np.maximum(state.sat, 0), dl_live, N, links.bytes_per_step(sc.ground.downlink_gbps, dt))
+    delivered = np.flatnonzero(dl_live & (state.xfer_left <= 0))
+    value = value_at(jobs, delivered, now + dt, sc.workload.value_half_life_h)
+    d_sat = state.sat[delivered]
+    delivered_value = np.bincount(d_sat, weights=value, minlength=N)
+    hit = np.isin(state.slots, delivered)
+    state.slots[hit] = -1
+    state.place[delivered] = Place.DONE
+    state.delivered_s[delivered] = now + dt
+    tot["delivered_value"] += float(value.sum())
+    tot["jobs_delivered"] += len(delivered)
+    tot["deadline_hits"] += int((now + dt <= jobs.deadline_s[delivered]).sum())
+    tot["useful_gpu_s"] += float(jobs.value[delivered].sum()) * 3600.0
+    tot["completion_s"] += float((now + dt - jobs.submit_s[delivered]).sum())
+
+    # -- power: loads, battery, safe mode (which crashes the active job and turns accelerators off)
+    gpu_w = np.where(
+        state.safe, 0.0, np.where(computing & ~shutdown, (busy_s * cap_w + (dt - busy_s) * acc.idle_w) / dt, acc.idle_w)
+    ) * params.n_accel
+    heater = state.temp_k < hw.min_temp_c + thermal.KELVIN
+    load_w = hw.bus_w + gpu_w + hw.isl_terminal_w * n_sending + hw.radio_w * contact + hw.heater_w * heater
+    solar_w = power.solar_power_w(eph.sunlit[e], hw.solar_area_m2, hw.solar_w_per_m2)
+    bat = power.battery_step(
+        state.energy_wh, solar_w, load_w, dt, hw.battery_wh, hw.max_charge_w, hw.charge_efficiency, hw.discharge_efficiency
+    )
+    state.energy_wh = bat.energy_wh
+    state.safe, entered = power.safe_mode_update(
+        state.safe, bat.energy_wh / hw.battery_wh, hw.safe_mode_soc, hw.resume_soc, bat.unmet_w > 0
+    )
+    tot["work_lost_s"] += _crash(state, params, entered)
+    tot["safe_mode_entries"] += int(entered.sum())
+    if lost_before is not None:
+        lost = lost_before - state.done_work
+        lost_sats = np.maximum(state.sat, 0)
+        shaping -= np.bincount(lost_sats, weights=jobs.value * lost / jobs.work, minlength=N)
+
+    # -- thermal: all electrical power ends as heat in the node; shutdown clears below max operating
+    state.temp_k = thermal.node_step(
+        state.temp_k, load_w - bat.unmet_w, dt, hw.heat_capacity_j_per_k, hw.emissivity, hw.radiator_area_m2,
+        np.where(eph.sunlit[e], hw.sink_temp_k, hw.sink_temp_eclipse_k),
+    )
+    cool = thermal.gpu_temp_c(state.temp_k, acc.idle_w, hw.gpu_k_per_w) < acc.max_operating_c
+    state.thermal_off &= ~cool
+
+    dt_h = dt / 3600.0
+    tot["energy_solar_wh"] += float(solar_w.sum()) * dt_h
+    tot["energy_load_wh"] += float(load_w.sum()) * dt_h
+    tot["energy_gpu_wh"] += float(gpu_w.sum()) * dt_h
+    tot["energy_shunt_wh"] += float(bat.shunt_w.sum()) * dt_h
+    state.t += 1
+    return StepInfo(delivered_value, shaping, entered, shutdown, upset, invalid, solar_w, load_w, bat, t_gpu)
+
+
+def job_census(state: SimState) -> dict[str, int]:
+    """Jobs by place. ``submitted`` counts arrivals independently of places, so
+    ground + queued + running + in_flight + done + dropped == submitted checks that no job is lost."""
+    counts = np.bincount(state.place, minlength=len(Place))
+    running = int((state.active >= 0).sum())
+    return {
+        "submitted": state.n_arrived,
+        "ground": int(counts[Place.GROUND]),
+        "queued": int(counts[Place.ONBOARD] + counts[Place.RESULT]) - running,
+        "running": running,
+        "in_flight": int(counts[Place.UPLINK] + counts[Place.SENDING]),
+        "done": int(counts[Place.DONE]),
+        "dropped": int(counts[Place.DROPPED]),
+    }
+
+
+def consistency_errors(state: SimState) -> list[str]:
+    """Check that slots, places and active jobs agree; return a description of each violation.
+
+    Every UPLINK/ONBOARD/RESULT job holds exactly one slot on its satellite, a SENDING job one on its
+    source and one on its destination, other jobs none; an active job is ONBOARD on its satellite.
+    """
+    errors = []
+    J = len(state.place) - 1  # without the sentinel
+    held = np.bincount(state.slots[state.slots >= 0], minlength=J + 1)[:J]
+    place = state.place[:J]
+    want = np.select([np.isin(place, (Place.UPLINK, Place.ONBOARD, Place.RESULT)), place == Place.SENDING], [1, 2], 0)
+    for j in np.flatnonzero(held != want):
+        errors.append(f"job {j} in {Place(place[j]).name} holds {held[j]} slots, expected {want[j]}")
+    rows, _ = np.nonzero(state.slots >= 0)
+    jobs_in_slots = state.slots[state.slots >= 0]
+    at = (state.sat[jobs_in_slots] == rows) | (state.dest[jobs_in_slots] == rows)
+    for j in jobs_in_slots[~at]:
+        errors.append(f"job {j} sits in a slot of a satellite that is neither its location nor its destination")
+    act = state.active[state.active >= 0]
+    for i in np.flatnonzero(state.active >= 0):
+        j = state.active[i]
+        if state.place[j] != Place.ONBOARD or state.sat[j] != i:
+            errors.append(f"satellite {i} has active job {j} which is {Place(state.place[j]).name} on {state.sat[j]}")
+    if len(act) != len(np.unique(act)):
+        errors.append("a job is active on two satellites")
+    if state.n_arrived != int((state.place[:J] != Place.FUTURE).sum()):
+        errors.append(f"{state.n_arrived} jobs arrived but {(place != Place.FUTURE).sum()} have left FUTURE")
+    return errors

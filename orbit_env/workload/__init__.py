@@ -1,0 +1,1 @@
+"""Workloads: the model catalog, arrival generators and trace replay."""
