@@ -87,6 +87,7 @@ class OrbitComputeEnv(ParallelEnv):
         self.ephemeris = load_ephemeris(self.scenario, cache_dir=cache_dir)
         self.params = make_params(self.scenario, self.ephemeris.n_sats)
         self.layout = Layout(self.params.K, self.params.M)
+        self.actions = self.params.actions
         self.max_cycles = self.scenario.episode.max_cycles
         self.render_mode = render_mode
         self.possible_agents = [f"sat_{i}" for i in range(self.params.n_sats)]
@@ -102,6 +103,7 @@ class OrbitComputeEnv(ParallelEnv):
         self.state_space = spaces.Box(-1.0, 1.0, (self.params.n_sats * D,), np.float32)
         self._rng = np.random.default_rng()
         self.sim: SimState | None = None
+        self.last_step: StepInfo | None = None
         self._obs = np.zeros((self.params.n_sats, D), np.float32)
         self._mask = np.zeros((self.params.n_sats, A), np.int8)
 
@@ -124,6 +126,7 @@ class OrbitComputeEnv(ParallelEnv):
         if self.sim is None or self.sim.t >= self.max_cycles:
             raise RuntimeError("the episode is over or was never started: call reset() first")
         info = step(self.params, self.sim, self.ephemeris, actions, self._rng)
+        self.last_step = info
         self._obs, self._mask = observe(self.params, self.sim, self.ephemeris)
         return self.reward(info), info
 

@@ -301,11 +301,12 @@ def _segment(ni2: np.ndarray, nj2: np.ndarray, g: np.ndarray, min_r2: float) -> 
 def _choose_partners(r: np.ndarray, m: int, range_km: float, min_r: float) -> tuple[np.ndarray, np.ndarray]:
     """Fixed ISL partners: (N, M) table and (E, 4) edges (i, j, slot of j in i, slot of i in j).
 
-    A pair is a candidate when it is in range with a clear line of sight at every sample of the
-    first orbit (``r``: (K, N, 3)). Each satellite offers its 4*M candidates of smallest mean distance;
-    a greedy match in order of mean distance then links pairs while both ends have a free terminal.
-    The result is symmetric, stable over time, and on a Walker shell gives intra-plane fore/aft
-    plus cross-plane partners. Slots are ordered by increasing mean distance.
+    A pair is a candidate when it is in range with a clear line of sight for at least half of the
+    first orbit (``r``: (K, N, 3), K samples), so partners are mostly usable yet links can still come
+    and go. Each satellite offers its 4*M candidates of smallest mean distance; a greedy match in
+    order of mean distance then links pairs while both ends have a free terminal. The result is
+    symmetric, fixed for the window, and on a Walker shell gives intra-plane fore/aft plus
+    cross-plane partners. Slots are ordered by increasing mean distance.
     """
     n = r.shape[1]
     neighbours = np.full((n, m), -1, np.int32)
@@ -318,14 +319,14 @@ def _choose_partners(r: np.ndarray, m: int, range_km: float, min_r: float) -> tu
     for b0 in range(0, n, block):
         rows = np.arange(b0, min(b0 + block, n))
         mean_d = np.zeros((len(rows), n))
-        stable = np.ones((len(rows), n), bool)
+        visible = np.zeros((len(rows), n), np.int32)
         for k in range(r.shape[0]):
             d2, clear = _segment(norms2[k, rows, None], norms2[k, None, :], r[k, rows] @ r[k].T, min_r**2)
             dist = np.sqrt(d2)
             mean_d += dist / r.shape[0]
-            stable &= clear & (dist <= range_km)
-        stable[np.arange(len(rows)), rows] = False
-        mean_d[~stable] = np.inf
+            visible += clear & (dist <= range_km)
+        mean_d[2 * visible < r.shape[0]] = np.inf
+        mean_d[np.arange(len(rows)), rows] = np.inf
         nearest = np.argpartition(mean_d, n_cand - 1, axis=1)[:, :n_cand]
         d = np.take_along_axis(mean_d, nearest, axis=1)
         keep = np.isfinite(d)

@@ -17,6 +17,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from orbit_env.actions import Act, ActionLayout
 from orbit_env.ephemeris import Ephemeris
 from orbit_env.physics import links, power, radiation, thermal
 from orbit_env.scenario import Scenario
@@ -37,13 +38,6 @@ class Place(IntEnum):
     DROPPED = 7  # expired on the ground
 
 
-class Act(IntEnum):
-    IDLE = 0
-    CHECKPOINT = 1
-    RUN = 2
-    SEND = 3
-
-
 @dataclass(frozen=True)
 class Params:
     """Everything constant over a scenario, as arrays and floats the step function uses."""
@@ -61,14 +55,11 @@ class Params:
     model_ckpt: np.ndarray  # (n_models,) checkpoint bytes
     model_data: np.ndarray  # (n_models,) dataset bytes
     model_result: np.ndarray  # (n_models,) result bytes
-    act_kind: np.ndarray  # (A,) Act of each action index
-    act_slot: np.ndarray  # (A,) slot k (or 0)
-    act_level: np.ndarray  # (A,) power level p (or 0)
-    act_neigh: np.ndarray  # (A,) terminal m (or 0)
+    actions: ActionLayout
 
     @property
     def n_actions(self) -> int:
-        return len(self.act_kind)
+        return self.actions.n
 
     @property
     def sat_speed(self) -> float:
@@ -82,10 +73,6 @@ def make_params(scenario: Scenario, n_sats: int) -> Params:
     models = [MODELS[m] for m in scenario.workload.models]
     caps = np.asarray(hw.power_caps_w, dtype=float)
     gammas = np.array([m.dvfs_gamma for m in models])[:, None]
-    kinds = [Act.IDLE, Act.CHECKPOINT] + [Act.RUN] * (K * P) + [Act.SEND] * (K * M)
-    slot = [0, 0] + [k for k in range(K) for _ in range(P)] + [k for k in range(K) for _ in range(M)]
-    level = [0, 0] + [p for _ in range(K) for p in range(P)] + [0] * (K * M)
-    neigh = [0, 0] + [0] * (K * P) + [m for _ in range(K) for m in range(M)]
     return Params(
         scenario=scenario,
         n_sats=n_sats,
@@ -100,10 +87,7 @@ def make_params(scenario: Scenario, n_sats: int) -> Params:
         model_ckpt=np.array([m.checkpoint_bytes for m in models]),
         model_data=np.array([m.dataset_bytes for m in models]),
         model_result=np.array([m.result_bytes for m in models]),
-        act_kind=np.array(kinds, dtype=np.int8),
-        act_slot=np.array(slot, dtype=np.int32),
-        act_level=np.array(level, dtype=np.int32),
-        act_neigh=np.array(neigh, dtype=np.int32),
+        actions=ActionLayout(K, P, M),
     )
 
 
@@ -295,8 +279,9 @@ def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, r
     legal = mask[sats, actions].astype(bool)
     invalid = ~legal
     tot["invalid_actions"] += int(invalid.sum())
-    kind = np.where(legal, params.act_kind[actions], Act.IDLE)
-    k_slot = params.act_slot[actions]
+    act_kind, act_slot, act_level, act_neigh = params.actions.tables
+    kind = np.where(legal, act_kind[actions], Act.IDLE)
+    k_slot = act_slot[actions]
     chosen = state.slots[sats, k_slot]
     run = kind == Act.RUN
     ckpt = kind == Act.CHECKPOINT
@@ -315,7 +300,7 @@ def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, r
     state.ckpt_work[old_j[save_old]] = state.done_work[old_j[save_old]]
     tot["checkpoints"] += int(save_old.sum())
     state.active = np.where(run, chosen, np.where(send_active, -1, old))  # idle keeps the job loaded
-    state.level = np.where(run, params.act_level[actions], state.level)
+    state.level = np.where(run, act_level[actions], state.level)
     computing = (run | ckpt) & (state.active >= 0)
 
     # -- compute: DVFS at the power cap, hardware throttle above the slowdown temperature
@@ -361,11 +346,11 @@ def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, r
     # -- ISL: start sends, advance transfers, abort on broken links, land arrivals
     src = sats[send]
     sj = chosen[send]
-    tgt = eph.neighbours[src, params.act_neigh[actions[send]]]
+    tgt = eph.neighbours[src, act_neigh[actions[send]]]
     ok, tslot = _assign_slots(state, tgt, src)
     sj, src, tgt, tslot = sj[ok], src[ok], tgt[ok], tslot[ok]
     state.slots[tgt, tslot] = sj
-    state.dest[sj], state.dest_slot[sj], state.term[sj] = tgt, tslot, params.act_neigh[actions[send]][ok]
+    state.dest[sj], state.dest_slot[sj], state.term[sj] = tgt, tslot, act_neigh[actions[send]][ok]
     state.xfer_left[sj] = np.where(state.place[sj] == Place.RESULT, params.model_result[jobs.model[sj]], params.model_ckpt[jobs.model[sj]])
     state.place[sj] = Place.SENDING
     tot["isl_transfers"] += len(sj)

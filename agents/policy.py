@@ -1,0 +1,51 @@
+"""The Policy protocol every agent implements, and a base class for policies that act on arrays."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from orbit_env.actions import ActionLayout
+from orbit_env.observe import Layout
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """``reset(seed)`` at the start of an episode, then ``act`` once per step with PettingZoo's dicts."""
+
+    def reset(self, seed: int | None = None) -> None: ...
+
+    def act(self, observations: dict[str, dict[str, np.ndarray]], infos: dict[str, Any] | None = None) -> dict[str, int]: ...
+
+
+class ArrayPolicy:
+    """A policy deciding for all agents at once: subclasses implement ``act_arrays``.
+
+    ``act_arrays(obs, mask)`` takes (..., D) observations and (..., A) masks with any leading axes
+    (agents, or environments x agents) and returns (...,) integer actions, so one policy object serves
+    one env or many.
+    """
+
+    name = "array-policy"
+
+    def __init__(self, layout: Layout, actions: ActionLayout):
+        self.layout, self.actions = layout, actions
+        self.rng = np.random.default_rng()
+
+    @classmethod
+    def for_env(cls, env, **kwargs):
+        """Build the policy for an OrbitComputeEnv's layouts."""
+        return cls(env.layout, env.actions, **kwargs)
+
+    def reset(self, seed: int | None = None) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, observations, infos=None) -> dict[str, int]:
+        agents = list(observations)
+        obs = np.stack([observations[a]["observation"] for a in agents])
+        mask = np.stack([observations[a]["action_mask"] for a in agents])
+        return dict(zip(agents, self.act_arrays(obs, mask).tolist()))
+
+    def act_arrays(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        raise NotImplementedError

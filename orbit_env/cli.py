@@ -1,0 +1,136 @@
+"""The ``orbit-env`` command line: list scenarios, run an episode, check conformance."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+
+def _env_kwargs(args) -> dict:
+    overrides = {}
+    for item in args.set or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects KEY=VALUE (e.g. orbit.altitude_km=600), got {item!r}")
+        import tomllib
+
+        try:
+            overrides[key] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            overrides[key] = raw  # a bare word is a string
+    return {"scenario": args.scenario, "overrides": overrides, "tle_file": args.tle}
+
+
+def cmd_scenarios(args) -> int:
+    from orbit_env.ephemeris import satellite_count
+    from orbit_env.scenario import load_scenario, shipped_scenarios
+
+    for name in shipped_scenarios():
+        s = load_scenario(name)
+        print(f"{name:<22} {satellite_count(s):>5} sats  {s.description}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from tqdm import tqdm
+
+    from agents import make_policy
+    from orbit_env.env import OrbitComputeEnv
+    from orbit_env.physics.thermal import KELVIN
+
+    env = OrbitComputeEnv(max_cycles=args.steps, render_mode=args.render if args.render != "none" else None, **_env_kwargs(args))
+    policy = make_policy(args.policy, env, seed=args.seed)
+    obs, infos = env.reset(seed=args.seed)
+    max_temp = min_soc = None
+    frames = []
+    with tqdm(total=env.max_cycles, desc=f"{env.scenario.name} / {args.policy}", unit="step", disable=args.quiet) as bar:
+        while env.agents:
+            obs, rewards, terms, truncs, infos = env.step(policy.act(obs, infos))
+            soc = env.sim.energy_wh / env.scenario.hardware.battery_wh
+            max_temp = max(max_temp or -1e9, float(env.last_step.gpu_temp_c.max()))
+            min_soc = min(min_soc if min_soc is not None else 1.0, float(soc.min()))
+            if args.render == "ansi" and env.sim.t % args.render_every == 0:
+                tqdm.write(env.render())
+            if args.render == "rgb_array" and env.sim.t % args.render_every == 0:
+                frames.append(env.render())
+            bar.update(1)
+    m = env.metrics()
+    print(f"\nscenario {env.scenario.name}, policy {args.policy}, seed {args.seed}, {env.sim.t} steps of {env.params.dt:g} s")
+    print(f"  jobs: submitted {m['jobs_submitted']}, delivered {m['jobs_delivered']:.0f} "
+          f"({m['deadline_hits']:.0f} by deadline), dropped {m['jobs_dropped']:.0f}, still queued {m['jobs_queued'] + m['jobs_running']}")
+    print(f"  delivered value {m['delivered_value']:.2f} reference GPU-hours")
+    print(f"  energy: solar {m['energy_solar_wh'] / 1e3:.1f} kWh, loads {m['energy_load_wh'] / 1e3:.1f} kWh, "
+          f"GPUs {m['energy_gpu_wh'] / 1e3:.1f} kWh, shunted {m['energy_shunt_wh'] / 1e3:.1f} kWh; lowest SoC {min_soc:.0%}")
+    print(f"  safe-mode entries {m['safe_mode_entries']:.0f}, thermal shutdowns {m['thermal_shutdowns']:.0f}, "
+          f"upsets {m['upsets']:.0f}, hottest GPU {max_temp:.1f} C, final mean node "
+          f"{float((env.sim.temp_k - KELVIN).mean()):.1f} C")
+    print(f"  invalid actions {m['invalid_actions']:.0f}, ISL transfers {m['isl_transfers']:.0f} ({m['isl_aborts']:.0f} aborted)")
+    if frames and args.out:
+        import matplotlib.pyplot as plt
+
+        plt.imsave(args.out, frames[-1])
+        print(f"  last frame written to {args.out}")
+    env.close()
+    return 0
+
+
+def cmd_check(args) -> int:
+    from orbit_env.conformance import format_table, run_checks
+
+    kw = _env_kwargs(args)
+    scenario = kw.pop("scenario")
+    results = run_checks(scenario, max_cycles=args.steps, episodes=args.episodes, **kw)
+    print(format_table(str(scenario), results))
+    return 0 if all(r.passed for r in results) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from agents import HEURISTICS
+
+    p = argparse.ArgumentParser(prog="orbit-env", description="Satellites with GPUs scheduling training jobs in orbit.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def scenario_args(sp, default="three-body-12"):
+        sp.add_argument("scenario", nargs="?", default=default, help=f"shipped scenario name or path to a TOML file (default {default})")
+        sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario value, e.g. --set orbit.altitude_km=600")
+        sp.add_argument("--tle", metavar="FILE", help="use the orbits in this TLE file")
+
+    sp = sub.add_parser("scenarios", help="list the shipped scenarios")
+    sp.set_defaults(func=cmd_scenarios)
+
+    sp = sub.add_parser("run", help="run one episode with a policy and print its summary")
+    scenario_args(sp)
+    sp.add_argument("--policy", default="greedy", choices=sorted(HEURISTICS), help="policy to run (default greedy)")
+    sp.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
+    sp.add_argument("--steps", type=int, default=None, help="episode length in steps (default: the scenario's max_cycles)")
+    sp.add_argument("--render", choices=["none", "ansi", "rgb_array"], default="none", help="render while running")
+    sp.add_argument("--render-every", type=int, default=60, help="render every N steps (default 60)")
+    sp.add_argument("--out", help="with --render rgb_array: write the last frame to this PNG")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("check", help="run the PettingZoo conformance tests, determinism and invariants on a scenario")
+    scenario_args(sp)
+    sp.add_argument("--steps", type=int, default=60, help="episode length for the checks (default 60)")
+    sp.add_argument("--episodes", type=int, default=3, help="seeded episodes for the invariant check (default 3)")
+    sp.set_defaults(func=cmd_check)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from orbit_env.scenario import ScenarioError
+
+    try:
+        return args.func(args)
+    except ScenarioError as e:
+        print(f"orbit-env: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("orbit-env: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
