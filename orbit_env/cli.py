@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Sequence
 
@@ -85,6 +86,25 @@ def cmd_check(args) -> int:
     return 0 if all(r.passed for r in results) else 1
 
 
+def cmd_train(args) -> int:
+    """Train MaskablePPO on a scenario (see docs/training.md); needs the [train] extra."""
+    from train.config import ConfigError, load_config
+    from train.ppo import RunError, train
+
+    try:
+        cfg = load_config(args.scenario, args.config)
+        if args.timesteps is not None:
+            cfg = dataclasses.replace(cfg, timesteps=args.timesteps)
+        out = args.out or f"runs/{cfg.scenario}-seed{args.seed}"
+        result = train(cfg, out, seed=args.seed, resume=args.resume, progress=not args.quiet)
+    except (ConfigError, RunError) as e:
+        print(f"orbit-env: error: {e}", file=sys.stderr)
+        return 2
+    print(f"trained {result.timesteps:,} agent-steps in {result.wall_s:.0f} s ({result.steps_per_s:,.0f} steps/s); "
+          f"policy {result.policy_path}, curve {result.out / 'curve.png'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from agents import HEURISTICS
 
@@ -115,6 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--steps", type=int, default=60, help="episode length for the checks (default 60)")
     sp.add_argument("--episodes", type=int, default=3, help="seeded episodes for the invariant check (default 3)")
     sp.set_defaults(func=cmd_check)
+
+    sp = sub.add_parser("train", help="train a PPO policy on a scenario (needs the [train] extra)")
+    sp.add_argument("--scenario", default="three-body-12", help="scenario to train on; its config is train/configs/NAME.toml")
+    sp.add_argument("--config", help="training config TOML (default: train/configs/SCENARIO.toml, else the defaults)")
+    sp.add_argument("--timesteps", type=int, help="total agent-steps (one per satellite per env step); default from the config")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    sp.add_argument("--out", help="run directory (default runs/SCENARIO-seedS)")
+    sp.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_train)
     return p
 
 

@@ -125,7 +125,7 @@ class OrbitComputeEnv(ParallelEnv):
         """Advance with an (N,) int array of actions; return (N,) rewards and the step's details."""
         if self.sim is None or self.sim.t >= self.max_cycles:
             raise RuntimeError("the episode is over or was never started: call reset() first")
-        info = step(self.params, self.sim, self.ephemeris, actions, self._rng)
+        info = step(self.params, self.sim, self.ephemeris, actions, self._rng, mask=self._mask)
         self.last_step = info
         self._obs, self._mask = observe(self.params, self.sim, self.ephemeris)
         return self.reward(info), info
@@ -209,7 +209,8 @@ class OrbitComputeEnv(ParallelEnv):
         return act
 
     def _obs_dicts(self) -> dict[str, dict[str, np.ndarray]]:
-        return {a: {"observation": o, "action_mask": m} for a, o, m in zip(self.possible_agents, self._obs, self._mask)}
+        # iterating the arrays yields the per-agent row views at C speed
+        return {a: {"observation": o, "action_mask": m} for a, o, m in zip(self.possible_agents, list(self._obs), list(self._mask))}
 
     def state(self) -> np.ndarray:
         """Global state for centralised critics: every agent's observation, concatenated."""

@@ -56,6 +56,7 @@ from orbit_env.orbits import (
     first_raan_deg,
     read_tle_file,
     sgp4_epoch_days,
+    tle_file_bytes,
     walker_satrecs,
 )
 from orbit_env.saa import SAA_POLYGONS, in_polygon
@@ -157,7 +158,7 @@ def cache_key(scenario: Scenario) -> str:
     inputs = {
         "version": EPHEMERIS_VERSION,
         "orbit": orbit,
-        "tle_sha256": hashlib.sha256(_tle_bytes(tle_path)).hexdigest() if orbit["kind"] == "tle" else "",
+        "tle_sha256": hashlib.sha256(tle_file_bytes(tle_path)).hexdigest() if orbit["kind"] == "tle" else "",
         "stations": [[s.name, s.lat_deg, s.lon_deg] for s in resolve_stations(scenario.ground.stations)],
         "elevation_mask_deg": scenario.ground.elevation_mask_deg,
         "links": [links.isl_terminals, links.isl_range_km, links.acquisition_s, links.grazing_altitude_km],
@@ -168,21 +169,13 @@ def cache_key(scenario: Scenario) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def _tle_bytes(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as e:
-        raise ScenarioError(f"TLE file {path!r}: cannot be read: {e.strerror}") from None
-
-
 # --------------------------------------------------------------------------------------------- building
 
 
 @functools.cache
-def _sky():
-    """Offline timescale and DE421 Earth/Sun (SpiceKernel on the packaged file: no download, no expiry check)."""
-    kernel = SpiceKernel(str(Path(skyfield_data.__file__).parent / "data" / "de421.bsp"))
-    return load.timescale(builtin=True), kernel["earth"], kernel["sun"]
+def _sky() -> tuple:
+    """Offline timescale and DE421 kernel (SpiceKernel on the packaged file: no download, no expiry check)."""
+    return load.timescale(builtin=True), SpiceKernel(str(Path(skyfield_data.__file__).parent / "data" / "de421.bsp"))
 
 
 def build_ephemeris(scenario: Scenario, progress: bool = False) -> Ephemeris:
@@ -198,7 +191,8 @@ def build_ephemeris(scenario: Scenario, progress: bool = False) -> Ephemeris:
             f"{_DE421_YEARS[0]}..{_DE421_YEARS[1]} (coverage of the DE421 Sun ephemeris)"
         )
 
-    ts, earth, sun = _sky()
+    ts, kernel = _sky()
+    earth, sun = kernel["earth"], kernel["sun"]
     t = ts.utc(epoch.year, epoch.month, epoch.day, epoch.hour, epoch.minute,
                epoch.second + epoch.microsecond * 1e-6 + times_s)  # fmt: skip
     teme_from_gcrs = TEME.rotation_at(t)  # (3, 3, T)
@@ -210,14 +204,11 @@ def build_ephemeris(scenario: Scenario, progress: bool = False) -> Ephemeris:
     sun_teme = teme_from_gcrs[:, :, 0] @ sun_unit[0]
     sats = _satrecs(scenario, math.degrees(math.atan2(sun_teme[1], sun_teme[0])))
     sat_array = SatrecArray(sats)
-    day0 = sgp4_epoch_days(epoch) + _JD_1949_12_31
-    jd = np.full(n_t, math.floor(day0))
-    fr = (day0 - math.floor(day0)) + times_s / 86400.0
+    jd0 = sgp4_epoch_days(epoch) + _JD_1949_12_31
 
     n_sat, links = len(sats), scenario.links
-    period_s = max(2.0 * math.pi / s.no_kozai for s in sats) * 60.0
-    sample_fr = (day0 - math.floor(day0)) + np.linspace(0.0, period_s, _ISL_SAMPLES, endpoint=False) / 86400.0
-    first_orbit = _propagate(sat_array, np.full(_ISL_SAMPLES, jd[0]), sample_fr, sats)
+    period_s = max(2.0 * math.pi / s.no_kozai for s in sats) * 60.0  # no_kozai is in rad/min
+    first_orbit = _propagate(sat_array, sats, jd0, np.linspace(0.0, period_s, _ISL_SAMPLES, endpoint=False))
     neighbours, edges = _choose_partners(first_orbit, links.isl_terminals, links.isl_range_km,
                                          R_EARTH_KM + links.grazing_altitude_km)  # fmt: skip
     stations = resolve_stations(scenario.ground.stations)
@@ -234,7 +225,7 @@ def build_ephemeris(scenario: Scenario, progress: bool = False) -> Ephemeris:
     with tqdm(total=n_t, desc="ephemeris", unit="step", disable=not progress) as bar:
         for c0 in range(0, n_t, chunk):
             c = slice(c0, min(c0 + chunk, n_t))
-            r_teme = _propagate(sat_array, jd[c], fr[c], sats)  # (Tc, N, 3) float64
+            r_teme = _propagate(sat_array, sats, jd0, times_s[c])  # (Tc, N, 3) float64
             r_gcrs = r_teme @ to_gcrs[c]
             r_itrs = r_teme @ to_itrs[c]
             out["pos_km"][c] = r_gcrs
@@ -276,14 +267,16 @@ def _satrecs(scenario: Scenario, sun_ra_deg: float) -> list:
     return walker_satrecs(orbit, raan0) if orbit.kind == "walker" else cluster_satrecs(orbit, raan0)
 
 
-def _propagate(sat_array: SatrecArray, jd: np.ndarray, fr: np.ndarray, sats: list) -> np.ndarray:
-    """TEME positions (len(jd), N, 3) in km; an SGP4 failure is a ScenarioError naming the satellite."""
-    err, r, _ = sat_array.sgp4(jd, fr)
+def _propagate(sat_array: SatrecArray, sats: list, jd0: float, t_s: np.ndarray) -> np.ndarray:
+    """TEME positions (len(t_s), N, 3) in km at t_s seconds after the UTC Julian date jd0; an SGP4
+    failure (e.g. a TLE propagated far from its epoch until it decays) is a ScenarioError naming the satellite."""
+    whole = math.floor(jd0)
+    err, r, _ = sat_array.sgp4(np.full(len(t_s), float(whole)), (jd0 - whole) + t_s / 86400.0)
     if err.any():
         n, k = np.argwhere(err)[0]
         raise ScenarioError(
-            f"satellite {n} (catalogue number {sats[n].satnum}) cannot be propagated to day {jd[k] + fr[k]:.4f} "
-            f"(JD): SGP4 error {err[n, k]}: {SGP4_ERRORS.get(int(err[n, k]), 'unknown')}"
+            f"satellite {n} (catalogue number {sats[n].satnum}) cannot be propagated to {t_s[k]:.0f} s after "
+            f"orbit.epoch: SGP4 error {err[n, k]}: {SGP4_ERRORS.get(int(err[n, k]), 'unknown')}"
         )
     return r.transpose(1, 0, 2)
 

@@ -119,17 +119,28 @@ def _t_contact(t_s):
     return _logn(t_s / 60.0, 1440.0)
 
 
+def _fill(block: np.ndarray, columns: list) -> None:
+    """Write feature arrays into the last axis of ``block`` (a view of the observation buffer)."""
+    for i, col in enumerate(columns):
+        block[..., i] = col
+
+
 def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray, np.ndarray]:
     """(N, D) float32 observations in [-1, 1] and the (N, A) int8 action mask, for all satellites at once."""
     sc, hw, acc = params.scenario, params.scenario.hardware, params.scenario.hardware.accel
     N, K, M = params.n_sats, params.K, params.M
-    e = min(state.e0 + state.t, eph.n_steps - 1)
+    layout = Layout(K, M)
+    e = state.e0 + state.t
     jobs = state.jobs
+    out = np.empty((N, layout.size), np.float32)
     soc = state.energy_wh / hw.battery_wh
     temp = (state.temp_k - thermal.KELVIN - 40.0) / 60.0
-    occupied = state.slots >= 0
+    j = state.slots  # -1 gathers the sentinel job
+    occupied = j >= 0
+    fill = np.count_nonzero(occupied, axis=1) / K
     lon = np.radians(eph.lon_deg[e])
-    own = np.stack(
+    _fill(
+        out[:, layout.own],
         [
             soc,
             temp,
@@ -146,60 +157,57 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
             state.recover_s / max(sc.radiation.recovery_s, 1.0),
             state.thermal_off,
             state.level / max(params.P - 1, 1),
-            occupied.mean(axis=1),
+            fill,
             eph.lat_deg[e] / 90.0,
             np.sin(lon),
             np.cos(lon),
-            np.full(N, _logn(np.count_nonzero(state.place == Place.GROUND), 100.0)),
-            np.full(N, state.t / sc.episode.max_cycles),
+            _logn(np.count_nonzero(state.place == Place.GROUND), 100.0),
+            state.t / sc.episode.max_cycles,
         ],
-        axis=-1,
     )
 
-    j = state.slots  # -1 gathers the sentinel job
-    place = np.where(occupied, state.place[j], Place.FUTURE)
+    place = state.place[j]
     model = jobs.model[j]
-    left_h = (jobs.work[j] - state.done_work[j]) / params.model_thr[model] / 3600.0
-    risk_h = (state.done_work[j] - state.ckpt_work[j]) / params.model_thr[model] / 3600.0
-    deadline_h = np.where(occupied, (jobs.deadline_s[j] - state.t * params.dt) / 3600.0, 0.0)
-    dl_min = params.model_result[model] * 8 / (sc.ground.downlink_gbps * 1e9) / 60.0
-    slot = np.stack(
+    thr_h = params.model_thr[model] * 3600.0
+    slot = out[:, layout.slots].reshape(N, K, len(SLOT_FIELDS))
+    _fill(
+        slot,
         [
             occupied,
             place == Place.ONBOARD,
             place == Place.RESULT,
             (place == Place.UPLINK) | (place == Place.SENDING),
-            occupied & (j == state.active[:, None]),
-            _logn(left_h, 100.0),
-            _logn(risk_h, 10.0),
-            deadline_h / 24.0,
+            j == state.active[:, None],
+            _logn((jobs.work[j] - state.done_work[j]) / thr_h, 100.0),
+            _logn((state.done_work[j] - state.ckpt_work[j]) / thr_h, 10.0),
+            (jobs.deadline_s[j] - state.t * params.dt) / (24 * 3600.0),
             _logn(jobs.value[j], 100.0),
             np.log2(jobs.gpus[j]) / 8.0,
             _logn(params.model_ckpt[model] / 1e9, 100.0),
-            _logn(dl_min, 60.0),
+            _logn(params.model_result[model] * 8 / (sc.ground.downlink_gbps * 1e9) / 60.0, 60.0),
         ],
-        axis=-1,
-    ) * occupied[..., None]
+    )
+    slot *= occupied[..., None]
 
-    nb = np.maximum(eph.neighbours, 0)
-    has = eph.neighbours >= 0
-    free = 1.0 - occupied.mean(axis=1)
-    neigh = np.stack(
-        [
-            has,
-            eph.isl_up[e],
-            eph.isl_range_km[e] / sc.links.isl_range_km,
-            soc[nb],
-            temp[nb],
-            free[nb],
-            eph.contact[e][nb],
-            _t_contact(eph.t_contact_next[e][nb]),
-            eph.sunlit[e][nb],
-            state.safe[nb],
-        ],
-        axis=-1,
-    ) * has[..., None]
-
-    obs = np.concatenate([own, slot.reshape(N, -1), neigh.reshape(N, -1)], axis=1)
-    np.clip(obs, -1.0, 1.0, out=obs)
-    return obs.astype(np.float32), action_mask(params, state, eph)
+    if M:
+        nb = np.maximum(eph.neighbours, 0)
+        has = eph.neighbours >= 0
+        neigh = out[:, layout.neighbours].reshape(N, M, len(NEIGH_FIELDS))
+        _fill(
+            neigh,
+            [
+                has,
+                eph.isl_up[e],
+                eph.isl_range_km[e] / sc.links.isl_range_km,
+                soc[nb],
+                temp[nb],
+                1.0 - fill[nb],
+                eph.contact[e][nb],
+                _t_contact(eph.t_contact_next[e][nb]),
+                eph.sunlit[e][nb],
+                state.safe[nb],
+            ],
+        )
+        neigh *= has[..., None]
+    np.clip(out, -1.0, 1.0, out=out)
+    return out, action_mask(params, state, eph)

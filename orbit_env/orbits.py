@@ -108,18 +108,25 @@ def cluster_satrecs(orbit: OrbitConfig, raan0_deg: float) -> list[Satrec]:
     return sats
 
 
+def tle_file_bytes(path: str | Path) -> bytes:
+    """The raw bytes of a TLE file; a missing or unreadable file is a ScenarioError naming it."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(f"TLE file {str(path)!r}: file not found") from None
+    except OSError as e:
+        raise ScenarioError(f"TLE file {str(path)!r}: cannot be read: {e.strerror}") from None
+
+
 def read_tle_file(path: str | Path) -> list[Satrec]:
     """Parse a 2- or 3-line TLE file strictly; raise ScenarioError naming the file, line and fault."""
     path = Path(path)
+    raw = tle_file_bytes(path)
     try:
-        text = path.read_text(encoding="ascii")
-    except FileNotFoundError:
-        raise ScenarioError(f"TLE file {str(path)!r}: file not found") from None
+        text = raw.decode("ascii")
     except UnicodeDecodeError as e:
-        line_no = path.read_bytes()[: e.start].count(b"\n") + 1
+        line_no = raw[: e.start].count(b"\n") + 1
         raise ScenarioError(f"TLE file {str(path)!r}, line {line_no}: non-ASCII character") from None
-    except OSError as e:
-        raise ScenarioError(f"TLE file {str(path)!r}: cannot be read: {e.strerror}") from None
     lines = [(n, ln.rstrip()) for n, ln in enumerate(text.splitlines(), start=1) if ln.strip()]
     if not lines:
         raise ScenarioError(f"TLE file {str(path)!r}, line 1: file is empty, no TLE found")

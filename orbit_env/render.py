@@ -19,7 +19,7 @@ def render_ansi(params: Params, state: SimState, eph: Ephemeris, max_lines: int 
     hw = params.scenario.hardware
     soc = state.energy_wh / hw.battery_wh
     temp = state.temp_k - thermal.KELVIN
-    census = np.bincount(state.place, minlength=len(Place))
+    census = np.bincount(state.place, minlength=len(Place.NAMES))
     lines = [
         f"{params.scenario.name} t={state.t}/{params.scenario.episode.max_cycles} "
         f"ground={census[Place.GROUND]} done={census[Place.DONE]} dropped={census[Place.DROPPED]} "

@@ -4,9 +4,10 @@ Vertices are (latitude, east longitude) in degrees, none crossing the antimeridi
 
 - ``proba-v``: the 33-vertex boundary that minxsscubesat (CU/LASP) ``get_saa_boundary.pro`` traced from
   the PROBA-V EPT 800 keV electron map (2013, 820 km SSO); lat -61.0 .. +4.9, lon -97.5 .. +39.9.
-- ``fermi-gbm``: Fermi GBM's original 13-vertex boundary (used 2008-2024; gdt-fermi
-  ``gdt/missions/fermi/gbm/saa.py``, Apache-2.0); lat -30 .. +2, lon -94.3 .. +33.9. Its -30 deg
-  southern edge is Fermi's inclination limit, so it under-covers high-inclination orbits.
+- ``fermi-gbm``: Fermi GBM's 13-vertex ``GbmSaaPolygon5`` (flown July 2010 - June 2022; gdt-fermi
+  ``gdt/missions/fermi/gbm/saa.py``, Apache-2.0); lat -30 .. +2, lon -94.3 .. +33.9 (physics.md s7
+  quotes +2.5 / -98.5 for the extremes; this polygon's are +2.0 / -94.3). Its -30 deg southern
+  edge is Fermi's inclination limit, so it under-covers high-inclination orbits.
 - ``box``: lat -50 .. 0, lon -90 .. +40 [est].
 
 The anomaly drifts west (~0.3 deg/yr); these are fixed boundaries, as the missions used them.

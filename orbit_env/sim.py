@@ -12,8 +12,8 @@ a thermal shutdown or safe mode crashes it back to that checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from enum import IntEnum
 
 import numpy as np
 
@@ -25,8 +25,10 @@ from orbit_env.workload.catalog import MODELS
 from orbit_env.workload.generator import JobBatch, generate_jobs
 
 
-class Place(IntEnum):
-    """Where a job is. FUTURE jobs are not yet submitted and are not counted anywhere."""
+class Place:
+    """Where a job is (plain ints, not an IntEnum: numpy compares an IntEnum ~7x slower).
+
+    FUTURE jobs are not yet submitted and are not counted anywhere."""
 
     FUTURE = 0
     GROUND = 1  # submitted, waiting on the ground
@@ -36,6 +38,7 @@ class Place(IntEnum):
     RESULT = 5  # finished on board, result waiting for a ground contact
     DONE = 6  # result delivered to the ground
     DROPPED = 7  # expired on the ground
+    NAMES = ("FUTURE", "GROUND", "UPLINK", "ONBOARD", "SENDING", "RESULT", "DONE", "DROPPED")
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class SimState:
     jobs: JobBatch
     place: np.ndarray  # (J,) Place
     sat: np.ndarray  # (J,) satellite holding the job (source while SENDING), -1 on the ground
+    slot: np.ndarray  # (J,) slot the job holds on ``sat``, -1 on the ground
     dest: np.ndarray  # (J,) destination satellite while SENDING, else -1
     dest_slot: np.ndarray  # (J,) slot reserved at the destination
     term: np.ndarray  # (J,) ISL terminal of the source used while SENDING
@@ -121,16 +125,19 @@ class SimState:
 
 def _with_sentinel(jobs: JobBatch) -> JobBatch:
     """Append a row that never arrives, so gathers at index -1 (no job) are always in bounds."""
-    tail = dict(submit_s=np.inf, model=0, gpus=1, work=1.0, deadline_s=np.inf, value=0.0)
-    return JobBatch(**{k: np.append(getattr(jobs, k), v).astype(getattr(jobs, k).dtype) for k, v in tail.items()})
+    tail = dict(submit_s=np.inf, model=0, gpus=1, work=1.0, deadline_s=0.0, value=0.0,  # finite: it is observed
+                fail_at_fraction=np.nan, outcome=0, batch=-1)  # fmt: skip
+    return JobBatch(**{f.name: np.append(getattr(jobs, f.name), tail[f.name]).astype(getattr(jobs, f.name).dtype)
+                       for f in dataclasses.fields(JobBatch)})  # fmt: skip
 
 
-def reset_state(params: Params, eph: Ephemeris, rng: np.random.Generator) -> SimState:
-    """A new episode: a random start within the ephemeris window and freshly generated jobs."""
+def reset_state(params: Params, eph: Ephemeris, rng: np.random.Generator, jobs: JobBatch | None = None) -> SimState:
+    """A new episode: a random start within the ephemeris window and the scenario's jobs (or ``jobs``)."""
     sc, N, K = params.scenario, params.n_sats, params.K
     max_start = eph.n_steps - sc.episode.max_cycles
     e0 = int(rng.integers(0, max_start)) if max_start > 0 else 0
-    jobs = generate_jobs(sc.workload, sc.episode.max_cycles * params.dt, params.sat_speed, rng)
+    if jobs is None:
+        jobs = generate_jobs(sc.workload, sc.episode.max_cycles * params.dt, params.sat_speed, rng)
     jobs = _with_sentinel(jobs)
     J = len(jobs)
     hw = sc.hardware
@@ -148,6 +155,7 @@ def reset_state(params: Params, eph: Ephemeris, rng: np.random.Generator) -> Sim
         jobs=jobs,
         place=np.zeros(J, np.int8),
         sat=np.full(J, -1, np.int64),
+        slot=np.full(J, -1, np.int64),
         dest=np.full(J, -1, np.int64),
         dest_slot=np.full(J, -1, np.int64),
         term=np.full(J, -1, np.int64),
@@ -164,39 +172,31 @@ TOTALS = (
     "delivered_value", "jobs_delivered", "deadline_hits", "useful_gpu_s", "busy_gpu_s", "work_lost_s",
     "energy_solar_wh", "energy_load_wh", "energy_gpu_wh", "energy_shunt_wh", "safe_mode_entries",
     "thermal_shutdowns", "upsets", "invalid_actions", "completion_s", "checkpoints", "isl_transfers",
-    "isl_aborts", "jobs_dropped", "throttled_steps",
+    "isl_aborts", "jobs_dropped", "jobs_failed", "throttled_steps",
 )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def slot_jobs(state: SimState):
-    """(N, K) job index per slot (-1 empty) and (N, K) Place per slot (FUTURE for empty)."""
-    jobs = state.slots
-    place = np.where(jobs >= 0, state.place[jobs], Place.FUTURE)
-    return jobs, place
+_RUNNABLE = np.array([p == Place.ONBOARD for p in range(len(Place.NAMES))])
+_MOVABLE = np.array([p in (Place.ONBOARD, Place.RESULT) for p in range(len(Place.NAMES))])
 
 
 def action_mask(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
     """(N, A) int8: 1 where an action is legal now. Idle is always legal."""
-    e = state.e0 + state.t
     N, K, P, M = params.n_sats, params.K, params.P, params.M
     gpu_ok = ~state.safe & ~state.thermal_off & (state.recover_s <= 0)
-    jobs, place = slot_jobs(state)
-    runnable = (place == Place.ONBOARD) & gpu_ok[:, None]
+    place = state.place[state.slots]  # empty slots gather the sentinel job, which is FUTURE
     a = state.active  # -1 gathers the sentinel job, which has nothing at risk
-    ckpt_ok = gpu_ok & (state.done_work[a] > state.ckpt_work[a])
-    movable = (place == Place.ONBOARD) | (place == Place.RESULT)
-    target = eph.neighbours
-    free = (state.slots < 0).sum(axis=1)
-    tgt = np.maximum(target, 0)
-    link_ok = (target >= 0) & eph.isl_up[e] & (free[tgt] > 0) & ~state.safe[tgt] & ~state.safe[:, None]
     mask = np.empty((N, params.n_actions), np.int8)
     mask[:, 0] = 1
-    mask[:, 1] = ckpt_ok
-    mask[:, 2 : 2 + K * P] = np.repeat(runnable, P, axis=1)
-    mask[:, 2 + K * P :] = (movable[:, :, None] & link_ok[:, None, :]).reshape(N, K * M)
+    mask[:, 1] = gpu_ok & (state.done_work[a] > state.ckpt_work[a])
+    mask[:, 2 : 2 + K * P].reshape(N, K, P)[:] = (_RUNNABLE[place] & gpu_ok[:, None])[:, :, None]
+    if M:
+        can_receive = (state.slots < 0).any(axis=1) & ~state.safe
+        link_ok = eph.isl_up[state.e0 + state.t] & can_receive[np.maximum(eph.neighbours, 0)] & ~state.safe[:, None]
+        mask[:, 2 + K * P :].reshape(N, K, M)[:] = _MOVABLE[place][:, :, None] & link_ok[:, None, :]
     return mask
 
 
@@ -213,11 +213,10 @@ def _assign_slots(state: SimState, targets: np.ndarray, order_key: np.ndarray):
     first = np.searchsorted(t_sorted, t_sorted, side="left")
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order)) - first
-    free = state.slots < 0
-    n_free = free.sum(axis=1)
-    accepted = rank < n_free[targets]
-    free_order = np.argsort(~free, axis=1, kind="stable")  # free slot indices first
-    slot = free_order[targets, np.minimum(rank, state.slots.shape[1] - 1)]
+    occupied = state.slots[targets] >= 0
+    accepted = rank < occupied.shape[1] - np.count_nonzero(occupied, axis=1)
+    free_first = np.argsort(occupied, axis=1, kind="stable")  # each target's free slot indices first
+    slot = free_first[np.arange(len(targets)), np.minimum(rank, occupied.shape[1] - 1)]
     return accepted, slot
 
 
@@ -229,6 +228,14 @@ def _crash(state: SimState, params: Params, crashed: np.ndarray) -> float:
     state.active[crashed] = -1
     thr = params.model_thr[state.jobs.model[j]] / params.sat_speed  # reference units/s
     return float((lost / thr).sum())
+
+
+def _settle_on_board(params: Params, state: SimState, j: np.ndarray) -> None:
+    """Jobs ``j`` come to rest on their satellite: RESULT (with its downlink bytes) if finished, else ONBOARD."""
+    done = state.done_work[j] >= state.jobs.work[j]
+    state.place[j] = np.where(done, Place.RESULT, Place.ONBOARD)
+    state.xfer_left[j] = np.where(done, params.model_result[state.jobs.model[j]], 0.0)
+    state.dest[j] = -1
 
 
 def value_at(jobs: JobBatch, idx, t_s: float, half_life_h: float):
@@ -256,8 +263,13 @@ class StepInfo:
     gpu_temp_c: np.ndarray
 
 
-def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, rng: np.random.Generator) -> StepInfo:
-    """Advance one step of ``dt`` seconds. Mutates ``state`` in place; ``actions`` is (N,) ints in [0, A)."""
+def step(
+    params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, rng: np.random.Generator, mask: np.ndarray | None = None
+) -> StepInfo:
+    """Advance one step of ``dt`` seconds. Mutates ``state`` in place; ``actions`` is (N,) ints in [0, A).
+
+    ``mask``: the action mask of the current state if the caller already has it (observe() made it).
+    """
     sc, hw, acc = params.scenario, params.scenario.hardware, params.scenario.hardware.accel
     N, dt, jobs = params.n_sats, params.dt, state.jobs
     e = state.e0 + state.t
@@ -275,7 +287,8 @@ def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, r
     tot["jobs_dropped"] += int(expired.sum())
 
     # -- decode and validate actions against the mask of the current state
-    mask = action_mask(params, state, eph)
+    if mask is None:
+        mask = action_mask(params, state, eph)
     legal = mask[sats, actions].astype(bool)
     invalid = ~legal
     tot["invalid_actions"] += int(invalid.sum())
@@ -312,24 +325,28 @@ def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, r
     tot["throttled_steps"] += int(throttled.sum())
     rate = params.model_thr[jobs.model[j]] * params.speed_per_cap[jobs.model[j], state.level] * np.where(throttled, 0.5, 1.0)
     compute_s = np.where(computing & ~shutdown, np.maximum(dt - overhead, 0.0), 0.0)
-    remaining = jobs.work[j] - state.done_work[j]
-    busy_s = np.minimum(compute_s, remaining / np.maximum(rate, 1e-12))
+    end_work = np.where(np.isnan(jobs.fail_at_fraction[j]), jobs.work[j], jobs.fail_at_fraction[j] * jobs.work[j])
+    busy_s = np.minimum(compute_s, (end_work - state.done_work[j]) / np.maximum(rate, 1e-12))
     progress = np.where(computing & ~shutdown, rate * busy_s, 0.0)
     state.done_work[j[computing]] += progress[computing]
-    finished = computing & ~shutdown & (state.done_work[j] >= jobs.work[j] * (1 - 1e-12))
+    ended = computing & ~shutdown & (state.done_work[j] >= end_work * (1 - 1e-12))
+    finished = ended & np.isnan(jobs.fail_at_fraction[j])
     fj = j[finished]
     state.done_work[fj] = jobs.work[fj]
     state.ckpt_work[fj] = jobs.work[fj]
-    state.place[fj] = Place.RESULT
-    state.xfer_left[fj] = params.model_result[jobs.model[fj]]
-    state.active[finished] = -1
+    _settle_on_board(params, state, fj)
+    failed = j[ended & ~finished]  # the job itself failed or was cancelled (trace outcome): it leaves
+    state.slots[state.sat[failed], state.slot[failed]] = -1
+    state.place[failed] = Place.DROPPED
+    tot["jobs_failed"] += len(failed)
+    state.active[ended] = -1
     shaping = np.zeros(N)
     shaping[computing] = (jobs.value[j] * progress / jobs.work[j])[computing]
     gpu_busy = busy_s + np.where(save_old | switching, overhead, 0.0)
     tot["busy_gpu_s"] += float(gpu_busy.sum()) * params.n_accel
 
     # -- radiation upsets and thermal shutdowns crash the active job
-    running_now = computing & ~shutdown & ~finished
+    running_now = computing & ~shutdown & ~ended
     p_up = radiation.upset_probability(
         radiation.upset_rate_per_s(params.n_accel * running_now, eph.in_saa[e], sc.radiation.upsets_per_gpu_day, sc.radiation.saa_multiplier),
         dt,
@@ -339,78 +356,68 @@ def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, r
     lost_before = state.done_work.copy() if sc.episode.dense_shaping else None
     tot["work_lost_s"] += _crash(state, params, crash)
     state.recover_s = np.where(upset, sc.radiation.recovery_s, np.maximum(state.recover_s - dt, 0.0))
-    state.thermal_off |= shutdown
     tot["upsets"] += int(upset.sum())
     tot["thermal_shutdowns"] += int(shutdown.sum())
 
     # -- ISL: start sends, advance transfers, abort on broken links, land arrivals
-    src = sats[send]
-    sj = chosen[send]
-    tgt = eph.neighbours[src, act_neigh[actions[send]]]
-    ok, tslot = _assign_slots(state, tgt, src)
-    sj, src, tgt, tslot = sj[ok], src[ok], tgt[ok], tslot[ok]
-    state.slots[tgt, tslot] = sj
-    state.dest[sj], state.dest_slot[sj], state.term[sj] = tgt, tslot, act_neigh[actions[send]][ok]
-    state.xfer_left[sj] = np.where(state.place[sj] == Place.RESULT, params.model_result[jobs.model[sj]], params.model_ckpt[jobs.model[sj]])
-    state.place[sj] = Place.SENDING
-    tot["isl_transfers"] += len(sj)
-
-    sending = state.place == Place.SENDING
-    s_src = np.maximum(state.sat, 0)
-    s_term = np.maximum(state.term, 0)
-    link_up = sending & (eph.isl_up[e, s_src, s_term] if params.M else False)
-    aborted = sending & ~link_up
-    ab = np.flatnonzero(aborted)
-    state.slots[state.dest[ab], state.dest_slot[ab]] = -1
-    state.place[ab] = np.where(state.done_work[ab] >= jobs.work[ab], Place.RESULT, Place.ONBOARD)
-    state.xfer_left[ab] = np.where(state.place[ab] == Place.RESULT, params.model_result[jobs.model[ab]], 0.0)
-    tot["isl_aborts"] += len(ab)
-    step_bytes = links.shared_progress(s_src, link_up, N, links.bytes_per_step(sc.links.isl_rate_gbps, dt))
-    state.xfer_left -= step_bytes
-    landed = np.flatnonzero(link_up & (state.xfer_left <= 0))
-    state.slots[state.sat[landed], np.argmax(state.slots[state.sat[landed]] == landed[:, None], axis=1)] = -1
-    state.sat[landed] = state.dest[landed]
-    state.place[landed] = np.where(state.done_work[landed] >= jobs.work[landed], Place.RESULT, Place.ONBOARD)
-    state.xfer_left[landed] = np.where(state.place[landed] == Place.RESULT, params.model_result[jobs.model[landed]], 0.0)
-    state.dest[landed] = -1
-    n_sending = np.bincount(s_src[link_up], minlength=N)
+    if send.any():
+        src = sats[send]
+        term = act_neigh[actions[send]]
+        ok, tslot = _assign_slots(state, eph.neighbours[src, term], src)
+        sj, src, term, tslot = chosen[send][ok], src[ok], term[ok], tslot[ok]
+        state.dest[sj], state.dest_slot[sj], state.term[sj] = eph.neighbours[src, term], tslot, term
+        state.slots[state.dest[sj], tslot] = sj
+        state.xfer_left[sj] = np.where(state.done_work[sj] >= jobs.work[sj], params.model_result[jobs.model[sj]], params.model_ckpt[jobs.model[sj]])
+        state.place[sj] = Place.SENDING
+        tot["isl_transfers"] += len(sj)
+    sending = np.flatnonzero(state.place == Place.SENDING)
+    n_sending = np.zeros(N, np.int64)
+    if len(sending):
+        up = eph.isl_up[e, state.sat[sending], state.term[sending]]
+        ab = sending[~up]
+        state.slots[state.dest[ab], state.dest_slot[ab]] = -1
+        _settle_on_board(params, state, ab)
+        tot["isl_aborts"] += len(ab)
+        moving = sending[up]
+        state.xfer_left[moving] -= links.shared_progress(state.sat[moving], N, links.bytes_per_step(sc.links.isl_rate_gbps, dt))
+        landed = moving[state.xfer_left[moving] <= 0]
+        state.slots[state.sat[landed], state.slot[landed]] = -1
+        state.sat[landed], state.slot[landed] = state.dest[landed], state.dest_slot[landed]
+        _settle_on_board(params, state, landed)
+        n_sending = np.bincount(state.sat[moving], minlength=N)
 
     # -- ground segment: uplink waiting jobs (earliest deadline first) and downlink results
     contact = eph.contact[e]
     ground = np.flatnonzero(state.place == Place.GROUND)
-    uplinking = np.bincount(state.sat[state.place == Place.UPLINK], minlength=N)
-    can_take = contact & ~state.safe & (uplinking == 0) & (state.slots < 0).any(axis=1)
-    takers = np.flatnonzero(can_take)
-    n_up = min(len(takers), len(ground))
-    if n_up:
+    if len(ground) and contact.any():
+        uplinking = np.bincount(state.sat[state.place == Place.UPLINK], minlength=N)
+        takers = np.flatnonzero(contact & ~state.safe & (uplinking == 0) & (state.slots < 0).any(axis=1))
+        n_up = min(len(takers), len(ground))
         gj = ground[np.argsort(jobs.deadline_s[ground], kind="stable")[:n_up]]
         takers = takers[:n_up]
-        ok, uslot = _assign_slots(state, takers, takers)
+        _, uslot = _assign_slots(state, takers, takers)  # one job per taker, and each has a free slot
         state.slots[takers, uslot] = gj
-        state.sat[gj] = takers
+        state.sat[gj], state.slot[gj] = takers, uslot
         state.place[gj] = Place.UPLINK
         state.xfer_left[gj] = params.model_data[jobs.model[gj]]
-    up = state.place == Place.UPLINK
-    up_sat = np.maximum(state.sat, 0)
-    up_live = up & contact[up_sat]
-    up_lost = np.flatnonzero(up & ~contact[up_sat])
-    if len(up_lost):
-        hit = np.isin(state.slots, up_lost)
-        state.slots[hit] = -1
-        state.place[up_lost] = Place.GROUND
-        state.sat[up_lost] = -1
-    state.xfer_left -= links.shared_progress(up_sat, up_live, N, links.bytes_per_step(sc.ground.uplink_gbps, dt))
-    state.place[up_live & (state.xfer_left <= 0)] = Place.ONBOARD
+    uplink = np.flatnonzero(state.place == Place.UPLINK)
+    if len(uplink):
+        live = contact[state.sat[uplink]]
+        lost = uplink[~live]  # contact ended mid-uplink: back to the ground, to start again
+        state.slots[state.sat[lost], state.slot[lost]] = -1
+        state.sat[lost] = state.slot[lost] = -1
+        state.place[lost] = Place.GROUND
+        live = uplink[live]
+        state.xfer_left[live] -= links.shared_progress(state.sat[live], N, links.bytes_per_step(sc.ground.uplink_gbps, dt))
+        state.place[live[state.xfer_left[live] <= 0]] = Place.ONBOARD
 
-    res = state.place == Place.RESULT
-    dl_live = res & contact[np.maximum(state.sat, 0)]
-    state.xfer_left -= links.shared_progress(np.maximum(state.sat, 0), dl_live, N, links.bytes_per_step(sc.ground.downlink_gbps, dt))
-    delivered = np.flatnonzero(dl_live & (state.xfer_left <= 0))
+    results = np.flatnonzero(state.place == Place.RESULT)
+    results = results[contact[state.sat[results]]]
+    state.xfer_left[results] -= links.shared_progress(state.sat[results], N, links.bytes_per_step(sc.ground.downlink_gbps, dt))
+    delivered = results[state.xfer_left[results] <= 0]
     value = value_at(jobs, delivered, now + dt, sc.workload.value_half_life_h)
-    d_sat = state.sat[delivered]
-    delivered_value = np.bincount(d_sat, weights=value, minlength=N)
-    hit = np.isin(state.slots, delivered)
-    state.slots[hit] = -1
+    delivered_value = np.bincount(state.sat[delivered], weights=value, minlength=N)
+    state.slots[state.sat[delivered], state.slot[delivered]] = -1
     state.place[delivered] = Place.DONE
     state.delivered_s[delivered] = now + dt
     tot["delivered_value"] += float(value.sum())
@@ -446,7 +453,7 @@ def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, r
         np.where(eph.sunlit[e], hw.sink_temp_k, hw.sink_temp_eclipse_k),
     )
     cool = thermal.gpu_temp_c(state.temp_k, acc.idle_w, hw.gpu_k_per_w) < acc.max_operating_c
-    state.thermal_off &= ~cool
+    state.thermal_off = (state.thermal_off & ~cool) | shutdown  # a new shutdown lasts at least one step
 
     dt_h = dt / 3600.0
     tot["energy_solar_wh"] += float(solar_w.sum()) * dt_h
@@ -460,7 +467,7 @@ def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, r
 def job_census(state: SimState) -> dict[str, int]:
     """Jobs by place. ``submitted`` counts arrivals independently of places, so
     ground + queued + running + in_flight + done + dropped == submitted checks that no job is lost."""
-    counts = np.bincount(state.place, minlength=len(Place))
+    counts = np.bincount(state.place, minlength=len(Place.NAMES))
     running = int((state.active >= 0).sum())
     return {
         "submitted": state.n_arrived,
@@ -485,7 +492,7 @@ def consistency_errors(state: SimState) -> list[str]:
     place = state.place[:J]
     want = np.select([np.isin(place, (Place.UPLINK, Place.ONBOARD, Place.RESULT)), place == Place.SENDING], [1, 2], 0)
     for j in np.flatnonzero(held != want):
-        errors.append(f"job {j} in {Place(place[j]).name} holds {held[j]} slots, expected {want[j]}")
+        errors.append(f"job {j} in {Place.NAMES[place[j]]} holds {held[j]} slots, expected {want[j]}")
     rows, _ = np.nonzero(state.slots >= 0)
     jobs_in_slots = state.slots[state.slots >= 0]
     at = (state.sat[jobs_in_slots] == rows) | (state.dest[jobs_in_slots] == rows)
@@ -495,7 +502,7 @@ def consistency_errors(state: SimState) -> list[str]:
     for i in np.flatnonzero(state.active >= 0):
         j = state.active[i]
         if state.place[j] != Place.ONBOARD or state.sat[j] != i:
-            errors.append(f"satellite {i} has active job {j} which is {Place(state.place[j]).name} on {state.sat[j]}")
+            errors.append(f"satellite {i} has active job {j} which is {Place.NAMES[state.place[j]]} on {state.sat[j]}")
     if len(act) != len(np.unique(act)):
         errors.append("a job is active on two satellites")
     if state.n_arrived != int((state.place[:J] != Place.FUTURE).sum()):

@@ -23,6 +23,7 @@ from orbit_env.workload.generator import (
     batch_times,
     duration_quantile,
     generate_jobs,
+    operational_cv,
 )
 from orbit_env.workload.traces import load_trace
 
@@ -132,12 +133,48 @@ def test_fitted_regime_matches_its_statistics(regime, rate, days, n, tol50, tol9
     assert per_batch.mean() == pytest.approx(r.published["batch_mean"], rel=0.05)
 
 
+# tolerance on the 1-GPU median (ln s): ~4 standard errors (0.007 long, 0.023 short, over 30 repeats)
+@pytest.mark.parametrize(
+    "regime,rate,days,n,tol", [("long-training", 2.8, 300, 4, 0.03), ("short-debug", 9.5, 60, 8, 0.1)]
+)
+def test_durations_by_gpu_bucket_and_within_a_batch(regime, rate, days, n, tol):
+    r = REGIMES[regime]
+    _, batches = _pooled(regime, rate, days, range(n))
+    z_first, z_second, one_gpu_log_d, one_gpu_z, span, gaps = [], [], [], [], 0.0, 0
+    for b in batches:
+        order = np.lexsort((b.submit_s, b.batch))
+        bid, t, g = b.batch[order], b.submit_s[order], b.gpus[order]
+        log_d = np.log((b.value * 3600.0 / b.gpus)[order])
+        # A3's lognormal for the 1-GPU bucket (index 0) and the 5-8-GPU bucket (index 2), written out by hand
+        bucket = np.where(g == 1, 0, np.where(g <= 4, 1, np.where(g <= 8, 2, 3)))
+        z = (log_d - np.asarray(r.bucket_mu)[bucket]) / np.asarray(r.bucket_sigma)[bucket]
+        one_gpu_log_d.append(log_d[g == 1])
+        one_gpu_z.append(z[g == 1])
+        first = np.flatnonzero(np.r_[True, np.diff(bid) != 0])
+        size = np.diff(np.r_[first, len(bid)])
+        pairs = first[size >= 2]
+        z_first.append(z[pairs])
+        z_second.append(z[pairs + 1])
+        last = first + size - 1
+        span += float((t[last] - t[first]).sum())
+        gaps += int((size - 1).sum())
+    assert np.median(np.concatenate(one_gpu_log_d)) == pytest.approx(r.bucket_mu[0], abs=tol)
+    assert np.concatenate(one_gpu_z).std() == pytest.approx(1.0, abs=0.1)
+    # durations of one sweep are correlated as measured on the sample windows; jobs follow 10-s gaps
+    corr = np.corrcoef(np.concatenate(z_first), np.concatenate(z_second))[0, 1]
+    assert corr == pytest.approx(r.within_batch_corr, abs=0.03)
+    assert span / gaps == pytest.approx(r.intra_batch_gap_s, rel=0.05)
+
+
 def test_batch_gaps_have_the_published_burstiness():
     for regime in REGIMES.values():
-        t = batch_times(3.0, regime.batch_gap_cv, 0.0, 0.0, 2000 * DAY, np.random.default_rng(1))
-        gaps = np.diff(t)
-        assert len(t) / (2000 * 24) == pytest.approx(3.0, rel=0.05)
-        assert gaps.std() / gaps.mean() == pytest.approx(regime.batch_gap_cv, rel=0.1)
+        for a in (0.0, 0.5):  # the published CV includes the traces' daily cycle; the generator matches it
+            cv = operational_cv(regime.batch_gap_cv, a)
+            assert (cv == regime.batch_gap_cv) if a == 0 else (cv < regime.batch_gap_cv)
+            t = batch_times(3.0, cv, a, 14.0, 2000 * DAY, np.random.default_rng(1))
+            gaps = np.diff(t)
+            assert len(t) / (2000 * 24) == pytest.approx(3.0, rel=0.05)
+            assert gaps.std() / gaps.mean() == pytest.approx(regime.batch_gap_cv, rel=0.06), (regime.name, a)
 
 
 def test_daily_load_cycle():
@@ -218,6 +255,9 @@ def test_poisson_rate_and_unknown_generator():
     assert (jobs.gpus == 1).all() and len(np.unique(jobs.batch)) == len(jobs)
     with pytest.raises(ScenarioError, match="generator"):
         generate_jobs(WorkloadConfig(generator="bursty"), DAY, 1.0, np.random.default_rng(0))
+    for bad in (dict(models=[]), dict(model_weights=[0.0, 0.0])):
+        with pytest.raises(ScenarioError, match="positive weight"):
+            generate_jobs(WorkloadConfig(**bad), DAY, 1.0, np.random.default_rng(0))
 
 
 def test_scenario_accepts_and_checks_the_new_fields():

@@ -10,10 +10,10 @@ def bytes_per_step(gbps: float, dt_s: float) -> float:
     return gbps * 1e9 / 8.0 * dt_s
 
 
-def shared_progress(owner, active, n_owners: int, capacity_bytes: float):
-    """Bytes each active transfer advances when transfers of one owner share its link equally.
+def shared_progress(owner, n_owners: int, capacity_bytes: float):
+    """Bytes each transfer advances when the transfers of one owner share its link equally.
 
-    ``owner``: index of the satellite whose link each transfer uses; ``active``: which transfers move.
+    ``owner``: for each moving transfer, the satellite whose link it uses.
     """
-    count = np.bincount(owner[active], minlength=n_owners)
-    return np.where(active, capacity_bytes / np.maximum(count[owner], 1), 0.0)
+    count = np.bincount(owner, minlength=n_owners)
+    return capacity_bytes / count[owner]

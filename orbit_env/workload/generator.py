@@ -199,11 +199,21 @@ def diurnal_factor(t_s, amplitude: float, peak_h: float) -> np.ndarray:
     return 1.0 + amplitude * np.cos(2 * np.pi * (np.asarray(t_s, dtype=float) / 3600.0 - peak_h) / 24.0)
 
 
+def operational_cv(cv: float, amplitude: float) -> float:
+    """Gap CV on the operational clock that yields gap CV ``cv`` in real time under the daily cycle.
+
+    Time-changing a renewal process by rate(t) scales each gap by 1 / rate at its phase; for rates well above
+    one per day, 1 + CV_real^2 = (1 + CV_op^2) / sqrt(1 - a^2) [calc: E[1 / (1 + a cos)] = 1 / sqrt(1 - a^2)].
+    The published CVs (A3) were measured on traces that have a daily cycle, so this undoes its share.
+    """
+    return math.sqrt(max((1.0 + cv * cv) * math.sqrt(1.0 - amplitude * amplitude) - 1.0, 1e-4))
+
+
 def batch_times(
     rate_per_h: float, gap_cv: float, amplitude: float, peak_h: float, horizon_s: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """Batch submit times in [0, horizon_s): a stationary gamma renewal process with the given gap CV,
-    run on the operational clock Lambda(t) = integral of rate x diurnal_factor, so the rate follows the day."""
+    """Batch submit times in [0, horizon_s): a stationary gamma renewal process with gap CV ``gap_cv`` on the
+    operational clock Lambda(t) = integral of rate x diurnal_factor, so the rate follows the day."""
     if rate_per_h <= 0.0 or horizon_s <= 0.0:
         return np.zeros(0)
     grid = np.linspace(0.0, horizon_s, int(horizon_s // 60.0) + 2)  # 1-minute grid for inverting Lambda
@@ -235,7 +245,8 @@ def _model_draw(cfg: WorkloadConfig, n: int, rng: np.random.Generator) -> np.nda
 
 def _fitted(cfg: WorkloadConfig, r: Regime, horizon_s: float, rng: np.random.Generator):
     """Trace-fitted jobs: (submit, model, gpus, duration_s, batch) before the capacity cut."""
-    t_b = batch_times(cfg.arrival_rate_per_hour, r.batch_gap_cv, cfg.diurnal_amplitude, cfg.diurnal_peak_h, horizon_s, rng)
+    cv = operational_cv(r.batch_gap_cv, cfg.diurnal_amplitude)
+    t_b = batch_times(cfg.arrival_rate_per_hour, cv, cfg.diurnal_amplitude, cfg.diurnal_peak_h, horizon_s, rng)
     nb = len(t_b)
     size = batch_sizes(r, nb, rng)
     g_b = rng.choice(np.asarray(r.gpu_counts), size=nb, p=_gpu_probs(r)).astype(np.int32)
@@ -303,6 +314,11 @@ def generate_jobs(cfg: WorkloadConfig, horizon_s: float, sat_speed: float, rng: 
     ``sat_speed`` is a satellite's speed in reference H100s: deadline = submit + slack + U(deadline_factor) x
     (reference runtime / sat_speed).
     """
+    if not cfg.models or (cfg.model_weights and sum(cfg.model_weights) <= 0.0):
+        raise ScenarioError(
+            f"workload.models = {cfg.models} with model_weights = {cfg.model_weights}: at least one catalog model "
+            "needs a positive weight"
+        )
     thr = np.array([MODELS[m].throughput for m in cfg.models])
     if cfg.generator == "poisson":
         n = min(rng.poisson(cfg.arrival_rate_per_hour * horizon_s / 3600.0), cfg.job_capacity)

@@ -1,0 +1,163 @@
+"""A trained policy loaded from a safetensors file and its JSON spec: numpy only, no pickle, no SB3.
+
+The pair is what ``train.export`` writes (and what a ``kind = "safetensors"`` leaderboard submission
+holds): ``policy.safetensors`` has the MLP weights and the observation normalisation statistics;
+``policy.json`` says which env version, observation layout (every field name, in order) and action
+space the network was trained on, its layers and activation, and the sha256 of the weights file.
+
+Loading checks all of it against the env the policy is asked to play, so a policy never silently acts
+on observations it was not trained on: a mismatch or a corrupt file raises ``PolicyFileError`` saying
+what differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.policy import ArrayPolicy
+from orbit_env import ENV_VERSION
+from orbit_env.actions import ActionLayout
+from orbit_env.observe import Layout
+
+FORMAT = "orbit-env-policy"
+FORMAT_VERSION = 1
+ACTIVATIONS = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0.0)}
+
+
+class PolicyFileError(ValueError):
+    """A policy file is missing, corrupt, or does not fit the env; the message says which and why."""
+
+
+def spec_path_for(path: str | Path) -> Path:
+    """``policy.json`` beside ``policy.safetensors`` (either name may be given)."""
+    return Path(path).with_suffix(".json")
+
+
+def read_policy_files(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The (spec, tensors) of a policy, verified: format, checksum, and tensor shapes against the spec."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    spec_file = spec_path_for(path)
+    weights_file = spec_file.with_suffix(".safetensors")
+    try:
+        spec = json.loads(spec_file.read_text())
+    except FileNotFoundError:
+        raise PolicyFileError(f"policy spec {spec_file} not found (it is written beside the .safetensors file)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise PolicyFileError(f"policy spec {spec_file} is not valid JSON: {e}") from None
+    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
+        raise PolicyFileError(f"{spec_file} is not an orbit-env policy spec (expected \"format\": \"{FORMAT}\")")
+    if spec.get("format_version") != FORMAT_VERSION:
+        raise PolicyFileError(f"{spec_file} has format_version {spec.get('format_version')!r}; this loader reads {FORMAT_VERSION}")
+    try:
+        blob = weights_file.read_bytes()
+    except OSError as e:
+        raise PolicyFileError(f"cannot read policy weights {weights_file}: {e}") from None
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != spec.get("weights", {}).get("sha256"):
+        raise PolicyFileError(f"policy weights {weights_file} do not match the sha256 in {spec_file}: the file is corrupt or from another export")
+    try:
+        tensors = load(blob)
+    except (SafetensorError, ValueError) as e:
+        raise PolicyFileError(f"policy weights {weights_file} are not a valid safetensors file: {e}") from None
+    _check_shapes(spec, tensors, weights_file)
+    return spec, tensors
+
+
+def _check_shapes(spec: dict[str, Any], tensors: dict[str, np.ndarray], where: Path) -> None:
+    try:
+        net, obs_size, n_act = spec["network"], spec["observation"]["size"], spec["action"]["n"]
+        names = [*net["layers"], net["output"]]
+    except (KeyError, TypeError) as e:
+        raise PolicyFileError(f"policy spec for {where} lacks the field {e}") from None
+    if net.get("activation") not in ACTIVATIONS:
+        raise PolicyFileError(f"policy spec for {where}: activation {net.get('activation')!r} is not one of {sorted(ACTIVATIONS)}")
+    width = obs_size
+    for name in names:
+        w, b = tensors.get(f"{name}.weight"), tensors.get(f"{name}.bias")
+        if w is None or b is None:
+            raise PolicyFileError(f"{where} lacks the tensors {name}.weight / {name}.bias that its spec lists")
+        if w.ndim != 2 or w.shape[1] != width or b.shape != (w.shape[0],):
+            raise PolicyFileError(f"{where}: layer {name} has shape {w.shape}, expected (*, {width}) with a matching bias")
+        width = w.shape[0]
+    if width != n_act:
+        raise PolicyFileError(f"{where}: the output layer has {width} logits but the spec's action space has {n_act}")
+    if spec.get("normalize", {}).get("obs"):
+        for key in ("obs_mean", "obs_var"):
+            if tensors.get(key, np.empty(0)).shape != (obs_size,):
+                raise PolicyFileError(f"{where}: {key} must have shape ({obs_size},) as the spec normalises observations")
+
+
+def check_compatible(spec: dict[str, Any], layout: Layout, actions: ActionLayout) -> None:
+    """Raise PolicyFileError unless the policy was trained on this env version, layout and action space."""
+    trained = spec.get("env", {}).get("id")
+    if trained != ENV_VERSION:
+        raise PolicyFileError(f"the policy was trained on env {trained!r} but this is {ENV_VERSION!r}; retrain or use a matching orbit-env")
+    obs = spec["observation"]
+    if obs.get("names") != layout.names():
+        if obs.get("K") != layout.K or obs.get("M") != layout.M:
+            raise PolicyFileError(
+                f"observation layout mismatch: the policy was trained with K={obs.get('K')} queue slots and "
+                f"M={obs.get('M')} neighbour terminals, this env has K={layout.K}, M={layout.M}"
+            )
+        theirs, ours = obs.get("names") or [], layout.names()
+        i = next((i for i, (a, b) in enumerate(zip(theirs, ours)) if a != b), min(len(theirs), len(ours)))
+        raise PolicyFileError(
+            f"observation layout mismatch at element {i}: the policy expects "
+            f"{theirs[i] if i < len(theirs) else '(end)'!r}, the env has {ours[i] if i < len(ours) else '(end)'!r}"
+        )
+    act = spec["action"]
+    if (act.get("n"), act.get("K"), act.get("P"), act.get("M")) != (actions.n, actions.K, actions.P, actions.M):
+        raise PolicyFileError(
+            f"action space mismatch: the policy was trained on Discrete({act.get('n')}) with K={act.get('K')}, "
+            f"P={act.get('P')}, M={act.get('M')}; this env has Discrete({actions.n}) with K={actions.K}, P={actions.P}, M={actions.M}"
+        )
+
+
+class LearnedPolicy(ArrayPolicy):
+    """An exported MLP policy: masked argmax of its logits (or a masked sample if the spec says so).
+
+    ``LearnedPolicy.for_env(env, path="policy.safetensors")`` checks the files against the env.
+    """
+
+    name = "ppo"
+
+    def __init__(self, layout: Layout, actions: ActionLayout, path: str | Path, deterministic: bool | None = None):
+        super().__init__(layout, actions)
+        self.spec, tensors = read_policy_files(path)
+        check_compatible(self.spec, layout, actions)
+        net = self.spec["network"]
+        self.layers = [(tensors[f"{n}.weight"].astype(np.float32), tensors[f"{n}.bias"].astype(np.float32)) for n in net["layers"]]
+        self.output = (tensors[f"{net['output']}.weight"].astype(np.float32), tensors[f"{net['output']}.bias"].astype(np.float32))
+        self.activation = ACTIVATIONS[net["activation"]]
+        norm = self.spec.get("normalize", {})
+        self.obs_norm = None
+        if norm.get("obs"):
+            std = np.sqrt(tensors["obs_var"].astype(np.float32) + np.float32(norm["epsilon"]))
+            self.obs_norm = (tensors["obs_mean"].astype(np.float32), std, np.float32(norm["clip"]))
+        self.deterministic = self.spec.get("act", {}).get("deterministic", True) if deterministic is None else deterministic
+        self.name = self.spec.get("name", self.name)
+
+    def logits(self, obs: np.ndarray) -> np.ndarray:
+        """(..., A) unmasked logits for (..., D) observations."""
+        x = np.asarray(obs, np.float32)
+        if self.obs_norm is not None:
+            mean, std, clip = self.obs_norm
+            x = np.clip((x - mean) / std, -clip, clip)
+        for w, b in self.layers:
+            x = self.activation(x @ w.T + b)
+        w, b = self.output
+        return x @ w.T + b
+
+    def act_arrays(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        logits = np.where(np.asarray(mask) > 0, self.logits(obs), -np.inf)
+        if self.deterministic:
+            return logits.argmax(axis=-1)
+        gumbel = -np.log(-np.log(self.rng.random(logits.shape)))
+        return (logits + gumbel).argmax(axis=-1)

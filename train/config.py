@@ -1,0 +1,122 @@
+"""Training configuration: one TOML file per scenario under ``train/configs/``, over documented defaults.
+
+A config file has four tables, each optional; a key it leaves out takes the default below.
+
+```toml
+scenario = "three-body-12"   # the scenario trained on (name or TOML path)
+timesteps = 8_000_000        # agent-steps: one per satellite per env step
+[env]      # n_envs, overrides (scenario overrides for training only, e.g. dense shaping)
+[ppo]      # MaskablePPO hyperparameters
+[normalize]  # observation / reward normalisation (VecNormalize)
+[run]      # checkpoint_every, keep_checkpoints, torch_threads, baseline_episodes
+```
+
+An unknown table or key is an error naming it and the known ones, so a typo never silently trains
+with a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A training config file is invalid; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    n_envs: int = 4  # parallel episodes; the vec env has n_envs x n_satellites slots (parameter sharing)
+    overrides: dict[str, Any] = field(default_factory=dict)  # scenario overrides applied in training only
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    n_steps: int = 256  # rollout length per vec slot; a rollout is n_steps x n_envs x n_satellites samples
+    batch_size: int = 2048
+    n_epochs: int = 5
+    learning_rate: float = 3e-4
+    gamma: float = 0.995  # 60 s steps: a horizon of ~200 steps (about two orbits)
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    target_kl: float | None = None
+    net_arch: list[int] = field(default_factory=lambda: [128, 128])  # hidden layers of the policy and value MLPs
+    activation: str = "tanh"  # tanh or relu
+
+
+@dataclass(frozen=True)
+class NormalizeConfig:
+    obs: bool = True  # running mean/std of observations (exported with the policy)
+    reward: bool = True  # scale rewards by the running std of the discounted return
+    clip_obs: float = 10.0
+    clip_reward: float = 10.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    checkpoint_every: int = 250_000  # agent-steps between checkpoints
+    keep_checkpoints: int = 3  # older checkpoints are deleted
+    torch_threads: int = 1  # one thread: small MLPs gain nothing from more, and results stay deterministic
+    baseline_episodes: int = 4  # episodes of random and greedy drawn as reference lines on the curve
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    scenario: str = "three-body-12"
+    timesteps: int = 1_000_000
+    env: EnvConfig = field(default_factory=EnvConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_TABLES = {"env": EnvConfig, "ppo": PPOConfig, "normalize": NormalizeConfig, "run": RunConfig}
+
+
+def _build(cls: type, data: dict[str, Any], where: str):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r}; known keys: {', '.join(known)}")
+    return cls(**data)
+
+
+def config_from_dict(data: dict[str, Any], where: str = "config") -> TrainConfig:
+    """A TrainConfig from a parsed TOML dict; unknown tables or keys raise ConfigError."""
+    top = {k: v for k, v in data.items() if k not in _TABLES}
+    tables = {name: _build(cls, data.get(name, {}), f"{where} [{name}]") for name, cls in _TABLES.items()}
+    cfg = _build(TrainConfig, {**top, **tables}, where)
+    if cfg.timesteps <= 0 or cfg.env.n_envs <= 0 or cfg.run.checkpoint_every <= 0:
+        raise ConfigError(f"{where}: timesteps, env.n_envs and run.checkpoint_every must be positive")
+    if cfg.ppo.activation not in ("tanh", "relu"):
+        raise ConfigError(f"{where}: ppo.activation is {cfg.ppo.activation!r}; expected 'tanh' or 'relu'")
+    return cfg
+
+
+def load_config(scenario: str | None = None, path: str | Path | None = None) -> TrainConfig:
+    """The config at ``path``, else ``train/configs/<scenario>.toml`` if it exists, else the defaults."""
+    if path is None and scenario is not None and (CONFIG_DIR / f"{scenario}.toml").is_file():
+        path = CONFIG_DIR / f"{scenario}.toml"
+    if path is None:
+        return TrainConfig(scenario=scenario or TrainConfig.scenario)
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read training config {path}: {e}") from None
+    cfg = config_from_dict(data, str(path))
+    if scenario is not None and scenario != cfg.scenario:
+        cfg = dataclasses.replace(cfg, scenario=scenario)
+    return cfg

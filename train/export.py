@@ -1,0 +1,95 @@
+"""Export a trained MaskablePPO policy to ``policy.safetensors`` + ``policy.json`` (no pickle).
+
+Only the actor is exported: the hidden layers of the policy MLP, the logits layer, and the running
+observation statistics that VecNormalize applied during training (the loader applies them itself).
+``agents.learned.LearnedPolicy`` reads the pair back with numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.numpy import save
+
+from agents.learned import FORMAT, FORMAT_VERSION
+from orbit_env import ENV_VERSION, __version__
+from orbit_env.actions import ActionLayout
+from orbit_env.observe import Layout
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a synced temporary file and a rename: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def actor_tensors(policy) -> tuple[dict[str, np.ndarray], list[str], str]:
+    """The actor's Linear layers from an SB3 ActorCriticPolicy: (tensors, hidden layer names, activation)."""
+    linears = [m for m in policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)]
+    acts = {type(m).__name__ for m in policy.mlp_extractor.policy_net if not isinstance(m, torch.nn.Linear)}
+    activation = {"Tanh": "tanh", "ReLU": "relu"}[acts.pop()] if acts else "tanh"
+    tensors, names = {}, []
+    for i, lin in enumerate(linears):
+        names.append(f"pi.{i}")
+        tensors[f"pi.{i}.weight"] = lin.weight.detach().cpu().numpy().astype(np.float32)
+        tensors[f"pi.{i}.bias"] = lin.bias.detach().cpu().numpy().astype(np.float32)
+    tensors["logits.weight"] = policy.action_net.weight.detach().cpu().numpy().astype(np.float32)
+    tensors["logits.bias"] = policy.action_net.bias.detach().cpu().numpy().astype(np.float32)
+    return tensors, names, activation
+
+
+def export_policy(
+    policy,
+    path: str | Path,
+    layout: Layout,
+    actions: ActionLayout,
+    obs_rms=None,
+    clip_obs: float = 10.0,
+    epsilon: float = 1e-8,
+    name: str = "ppo",
+    deterministic: bool = True,
+    trained_on: dict[str, Any] | None = None,
+) -> tuple[Path, Path]:
+    """Write the actor of ``policy`` (an SB3 ActorCriticPolicy) and its spec; return both paths.
+
+    ``obs_rms`` is VecNormalize's RunningMeanStd of the observations (None if training did not normalise).
+    """
+    path = Path(path).with_suffix(".safetensors")
+    tensors, layers, activation = actor_tensors(policy)
+    if obs_rms is not None:
+        tensors["obs_mean"] = np.asarray(obs_rms.mean, np.float32)
+        tensors["obs_var"] = np.asarray(obs_rms.var, np.float32)
+    blob = save(tensors)
+    spec = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "env": {"id": ENV_VERSION, "package_version": __version__},
+        "trained_on": trained_on or {},
+        "observation": {"size": layout.size, "K": layout.K, "M": layout.M, "names": layout.names()},
+        "action": {"n": actions.n, "K": actions.K, "P": actions.P, "M": actions.M},
+        "network": {"layers": layers, "output": "logits", "activation": activation},
+        "normalize": {"obs": obs_rms is not None, "clip": float(clip_obs), "epsilon": float(epsilon)},
+        "act": {"deterministic": deterministic},
+        "weights": {"file": path.name, "sha256": hashlib.sha256(blob).hexdigest()},
+    }
+    spec_path = path.with_suffix(".json")
+    atomic_write(path, blob)
+    atomic_write(spec_path, (json.dumps(spec, indent=1) + "\n").encode())
+    return path, spec_path

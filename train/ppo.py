@@ -1,0 +1,284 @@
+"""PPO training with stable-baselines3: MaskablePPO over the SuperSuit bridge, parameter sharing.
+
+``train(cfg, out, seed)`` trains, logs and exports; ``orbit-env train`` is its command line. A run
+directory holds everything about one run:
+
+```
+config.json          the config and seed the run started with (a resume reads it back)
+checkpoints/         ckpt_<timesteps>.zip: model + optimizer state + normalisation statistics, atomic
+tb/                  TensorBoard logs (SB3's losses, rollout/ep_rew_mean, rollout/delivered_value)
+curve.csv            one row per finished episode: timesteps, return, delivered value, wall time
+baselines.json       delivered value of random, greedy and the final policy on the same seeds
+curve.png            the learning curve with the baselines
+policy.safetensors   the exported actor (see train.export) and policy.json, its spec
+summary.json         timesteps, wall time, steps per second
+```
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sb3_contrib import MaskablePPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.utils import set_random_seed
+from stable_baselines3.common.vec_env import VecNormalize
+from tqdm import tqdm
+
+from orbit_env.env import OrbitComputeEnv
+from train.config import TrainConfig, config_from_dict
+from train.export import atomic_write, export_policy
+from train.vec_env import make_vec_env
+
+CURVE_FIELDS = ("timesteps", "episode", "return", "delivered_value", "length", "wall_s")
+BASELINE_SEED = 1_000_000  # seeds of the baseline episodes, apart from training seeds
+
+
+class RunError(RuntimeError):
+    """The run directory does not allow what was asked (resume without a run, or a new run over one)."""
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    timesteps: int
+    wall_s: float  # this session
+    steps_per_s: float  # this session
+    policy_path: Path
+
+
+# ------------------------------------------------------------------------------ model and env
+
+
+def build_env(cfg: TrainConfig) -> VecNormalize:
+    """The training VecEnv: the masked bridge under VecNormalize (a pass-through if both flags are off)."""
+    venv = make_vec_env(cfg.scenario, cfg.env.n_envs, cfg.env.overrides)
+    n = cfg.normalize
+    return VecNormalize(venv, norm_obs=n.obs, norm_reward=n.reward, clip_obs=n.clip_obs, clip_reward=n.clip_reward, gamma=cfg.ppo.gamma)
+
+
+def build_model(cfg: TrainConfig, venv: VecNormalize, seed: int) -> MaskablePPO:
+    p = cfg.ppo
+    activation = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[p.activation]
+    return MaskablePPO(
+        "MlpPolicy",
+        venv,
+        n_steps=p.n_steps,
+        batch_size=p.batch_size,
+        n_epochs=p.n_epochs,
+        learning_rate=p.learning_rate,
+        gamma=p.gamma,
+        gae_lambda=p.gae_lambda,
+        clip_range=p.clip_range,
+        ent_coef=p.ent_coef,
+        vf_coef=p.vf_coef,
+        max_grad_norm=p.max_grad_norm,
+        target_kl=p.target_kl,
+        policy_kwargs={"net_arch": {"pi": list(p.net_arch), "vf": list(p.net_arch)}, "activation_fn": activation},
+        seed=seed,
+        device="cpu",
+        verbose=0,
+    )
+
+
+# -------------------------------------------------------------------------------- checkpoints
+
+
+def _rms_arrays(prefix: str, rms) -> dict[str, np.ndarray]:
+    return {f"{prefix}_mean": rms.mean, f"{prefix}_var": rms.var, f"{prefix}_count": np.asarray(rms.count)}
+
+
+def save_checkpoint(model: MaskablePPO, venv: VecNormalize, path: Path, meta: dict[str, Any]) -> None:
+    """One zip with the SB3 model (weights and optimizer state), the normalisation stats and ``meta``; atomic."""
+    model_buf, stats_buf, out = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    model.save(model_buf)
+    np.savez(stats_buf, **_rms_arrays("obs", venv.obs_rms), **_rms_arrays("ret", venv.ret_rms))
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("model.zip", model_buf.getvalue())
+        z.writestr("vecnormalize.npz", stats_buf.getvalue())
+        z.writestr("meta.json", json.dumps(meta))
+    atomic_write(path, out.getvalue())
+
+
+def load_checkpoint(path: Path, venv: VecNormalize) -> tuple[MaskablePPO, dict[str, Any]]:
+    """The model (bound to ``venv``) and meta of a checkpoint; restores ``venv``'s statistics."""
+    with zipfile.ZipFile(path) as z:
+        model = MaskablePPO.load(io.BytesIO(z.read("model.zip")), env=venv, device="cpu")
+        stats = np.load(io.BytesIO(z.read("vecnormalize.npz")))
+        meta = json.loads(z.read("meta.json"))
+    for prefix, rms in (("obs", venv.obs_rms), ("ret", venv.ret_rms)):
+        rms.mean, rms.var, rms.count = stats[f"{prefix}_mean"], stats[f"{prefix}_var"], float(stats[f"{prefix}_count"])
+    model._last_obs = None  # the envs restart: learn() must reset them rather than reuse a stale observation
+    return model, meta
+
+
+def checkpoints(out: Path) -> list[Path]:
+    """The run's checkpoints, oldest first."""
+    return sorted((out / "checkpoints").glob("ckpt_*.zip"))
+
+
+# -------------------------------------------------------------------------------- callbacks
+
+
+class TrainingCallback(BaseCallback):
+    """Learning curve rows, the progress bar, periodic checkpoints and an extra TensorBoard scalar."""
+
+    def __init__(self, out: Path, cfg: TrainConfig, seed: int, target: int, wall_before: float, progress: bool):
+        super().__init__()
+        self.out, self.cfg, self.seed, self.target = out, cfg, seed, target
+        self.wall_before, self.progress = wall_before, progress
+        self.recent: list[tuple[float, float]] = []
+
+    def _on_training_start(self) -> None:
+        self.t0 = time.time()
+        self.start_steps = self.last_ckpt = self.num_timesteps
+        path = self.out / "curve.csv"
+        new = not path.exists()
+        self.curve_file = path.open("a", newline="")
+        self.curve = csv.writer(self.curve_file)
+        if new:
+            self.curve.writerow(CURVE_FIELDS)
+        self.episodes = sum(1 for _ in path.open()) - 1 if not new else 0
+        self.bar = tqdm(total=self.target, initial=self.num_timesteps, unit="step", unit_scale=True, disable=not self.progress,
+                        desc=f"PPO {self.cfg.scenario}", dynamic_ncols=True)  # fmt: skip
+
+    def wall_s(self) -> float:
+        return self.wall_before + time.time() - self.t0
+
+    def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            ep = info.get("episode")
+            if ep is None:
+                continue
+            self.episodes += 1
+            self.recent = (self.recent + [(ep["r"], ep["delivered_value"])])[-2 * self.cfg.env.n_envs :]
+            self.curve.writerow([self.num_timesteps, self.episodes, f"{ep['r']:.6g}", f"{ep['delivered_value']:.6g}", ep["l"], f"{self.wall_s():.1f}"])
+            self.curve_file.flush()
+        self.bar.update(self.num_timesteps - self.bar.n)
+        if self.n_calls % 64 == 0:
+            sps = (self.num_timesteps - self.start_steps) / max(time.time() - self.t0, 1e-9)
+            post = {"sps": f"{sps:,.0f}"}
+            if self.recent:
+                r, v = np.mean(self.recent, axis=0)
+                post = {"return": f"{r:.2f}", "delivered": f"{v:.2f}", **post}
+            self.bar.set_postfix(post, refresh=False)
+        return True
+
+    def _on_rollout_start(self) -> None:
+        if self.num_timesteps - self.last_ckpt >= self.cfg.run.checkpoint_every:
+            self.checkpoint()
+
+    def _on_rollout_end(self) -> None:
+        if self.recent:
+            self.logger.record("rollout/delivered_value", float(np.mean([v for _, v in self.recent])))
+
+    def checkpoint(self) -> None:
+        """Save a checkpoint now (between updates, so weights, optimizer and step count agree)."""
+        meta = {"timesteps": self.num_timesteps, "seed": self.seed, "wall_s": self.wall_s(), "episodes": self.episodes}
+        save_checkpoint(self.model, self.model.get_env(), self.out / "checkpoints" / f"ckpt_{self.num_timesteps:012d}.zip", meta)
+        for old in checkpoints(self.out)[: -self.cfg.run.keep_checkpoints]:
+            old.unlink()
+        self.last_ckpt = self.num_timesteps
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+        self.curve_file.close()
+
+
+# ------------------------------------------------------------------------------------- train
+
+
+def _truncate_curve(path: Path, timesteps: int) -> None:
+    """Drop curve rows written after the checkpoint a resume starts from."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    keep = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= timesteps]
+    buf = io.StringIO()
+    csv.writer(buf).writerows(keep)
+    atomic_write(path, buf.getvalue().encode())
+
+
+def mean_delivered(policy_factory, scenario: str, overrides: dict[str, Any], seeds: list[int]) -> float:
+    """Mean delivered value of a policy over seeded episodes (the leaderboard's metric, not the training reward)."""
+    env = OrbitComputeEnv(scenario, overrides=overrides)
+    values = []
+    for seed in seeds:
+        policy = policy_factory(env)
+        policy.reset(seed)
+        obs, infos = env.reset(seed=seed)
+        while env.agents:
+            obs, _, _, _, infos = env.step(policy.act(obs, infos))
+        values.append(env.metrics()["delivered_value"])
+    return float(np.mean(values))
+
+
+def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train (or resume) a run in ``out`` up to ``cfg.timesteps`` agent-steps, then export and plot."""
+    from agents import make_policy
+    from agents.learned import LearnedPolicy
+    from train.plot import plot_curve
+
+    out = Path(out)
+    torch.set_num_threads(cfg.run.torch_threads)
+    found = checkpoints(out)
+    if resume:
+        if not found:
+            raise RunError(f"--resume: no checkpoint in {out / 'checkpoints'}; start a new run without --resume")
+        saved = json.loads((out / "config.json").read_text())
+        if saved["seed"] != seed:
+            raise RunError(f"--resume: the run in {out} was started with seed {saved['seed']}, not {seed}")
+        cfg = config_from_dict({**saved["config"], "timesteps": cfg.timesteps}, str(out / "config.json"))
+    elif found or (out / "curve.csv").exists():
+        raise RunError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        atomic_write(out / "config.json", json.dumps({"seed": seed, "config": cfg.to_dict()}, indent=1).encode())
+
+    venv = build_env(cfg)
+    wall_before = 0.0
+    if resume:
+        model, meta = load_checkpoint(found[-1], venv)
+        wall_before = meta["wall_s"]
+        _truncate_curve(out / "curve.csv", meta["timesteps"])
+        set_random_seed(seed + meta["timesteps"])  # a resumed run is reproducible from its checkpoint
+        venv.seed(seed + meta["timesteps"])
+    else:
+        model = build_model(cfg, venv, seed)
+    model.set_logger(configure(str(out / "tb"), ["tensorboard"]))
+    callback = TrainingCallback(out, cfg, seed, cfg.timesteps, wall_before, progress)
+    start = model.num_timesteps
+    t0 = time.time()
+    model.learn(max(cfg.timesteps - start, 0), callback=callback, reset_num_timesteps=False, log_interval=1)
+    session_s = time.time() - t0
+    if model.num_timesteps != callback.last_ckpt:
+        callback.checkpoint()
+    venv.close()
+
+    env = OrbitComputeEnv(cfg.scenario, overrides=cfg.env.overrides)
+    trained_on = {"scenario": cfg.scenario, "overrides": cfg.env.overrides, "timesteps": model.num_timesteps, "seed": seed}
+    policy_path, _ = export_policy(
+        model.policy, out / "policy.safetensors", env.layout, env.actions, venv.obs_rms if cfg.normalize.obs else None,
+        clip_obs=cfg.normalize.clip_obs, epsilon=venv.epsilon, trained_on=trained_on,
+    )  # fmt: skip
+    seeds = [BASELINE_SEED + i for i in range(cfg.run.baseline_episodes)]
+    evaluate = lambda factory: mean_delivered(factory, cfg.scenario, cfg.env.overrides, seeds)  # noqa: E731
+    baselines = {name: evaluate(lambda e, n=name: make_policy(n, e)) for name in ("random", "greedy")}
+    baselines["ppo (exported)"] = evaluate(lambda e: LearnedPolicy.for_env(e, path=policy_path))
+    atomic_write(out / "baselines.json", json.dumps({"seeds": seeds, "delivered_value": baselines}, indent=1).encode())
+    plot_curve(out / "curve.csv", out / "curve.png", baselines, title=f"MaskablePPO on {cfg.scenario} (seed {seed})")
+    sps = (model.num_timesteps - start) / max(session_s, 1e-9)
+    summary = {"timesteps": model.num_timesteps, "wall_s": callback.wall_s(), "session_wall_s": session_s, "session_steps_per_s": sps}
+    atomic_write(out / "summary.json", json.dumps(summary, indent=1).encode())
+    return TrainResult(out, model.num_timesteps, session_s, sps, policy_path)
