@@ -1,16 +1,27 @@
 """Baseline heuristics. They see only the agents' observations, read by field name, so comparisons with
-learned policies are fair."""
+learned policies are fair (the energy-aware ones add the scenario's static data sheet, see ``datasheet``).
+
+They form a ladder, each adding one idea to the one before, so the board reads as an ablation:
+
+| name | adds |
+|---|---|
+| random | uniform over legal actions (the board's zero) |
+| greedy | run the first runnable job at full power |
+| edf | earliest deadline first, still at full power |
+| edf-safe | the highest power level that keeps the battery above safe mode through the next eclipse and the GPU below its throttle temperature (the board's reference, 100) |
+| edf-ckpt | checkpoints at the Young/Daly interval for the current upset rate, and before entering the SAA |
+| balance | sends finished results to neighbours that reach the ground sooner, and queued jobs to less loaded neighbours with sun and battery |
+"""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
+from agents import decode
+from agents.datasheet import Datasheet
 from agents.policy import ArrayPolicy
-
-
-def first_true(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(index of the first True along the last axis, whether there is one)."""
-    return flags.argmax(axis=-1), flags.any(axis=-1)
 
 
 class RandomPolicy(ArrayPolicy):
@@ -30,17 +41,193 @@ class GreedyPolicy(ArrayPolicy):
     def act_arrays(self, obs, mask):
         top = self.actions.P - 1
         legal = mask[..., self.actions.run(np.arange(self.actions.K), top)] > 0
-        k, any_job = first_true(legal)
+        k, any_job = legal.argmax(axis=-1), legal.any(axis=-1)
         return np.where(any_job, self.actions.run(k, top), self.actions.IDLE)
 
 
-HEURISTICS: dict[str, type[ArrayPolicy]] = {p.name: p for p in (RandomPolicy, GreedyPolicy)}
+class EDFPolicy(ArrayPolicy):
+    """Earliest deadline first at full power: run the runnable job whose deadline is nearest."""
+
+    name = "edf"
+
+    def pick_job(self, obs, mask) -> tuple[np.ndarray, np.ndarray]:
+        """(slot of the runnable job with the nearest deadline, whether there is one)."""
+        runnable = mask[..., self.actions.run(np.arange(self.actions.K), 0)] > 0
+        deadline = np.where(runnable, self.layout.slot_field(obs, "deadline"), np.inf)
+        return deadline.argmin(axis=-1), runnable.any(axis=-1)
+
+    def pick_level(self, obs) -> np.ndarray:
+        """Power level to run at, -1 where running is not allowed."""
+        return np.full(obs.shape[:-1], self.actions.P - 1)
+
+    def act_arrays(self, obs, mask):
+        k, has_job = self.pick_job(obs, mask)
+        level = self.pick_level(obs)
+        return np.where(has_job & (level >= 0), self.actions.run(k, np.maximum(level, 0)), self.actions.IDLE)
 
 
-def make_policy(name: str, env, seed: int | None = None) -> ArrayPolicy:
-    """A heuristic by name for ``env``; unknown names list the known ones."""
+class SafeEDFPolicy(EDFPolicy):
+    """EDF at the highest power level that is safe for the battery and below the throttle temperature.
+
+    Energy: in eclipse, the level must last the rest of the eclipse with the battery ``soc_margin`` above
+    safe mode (or, failing every level, the lowest level for one step and then idling); in sunlight, the
+    battery must reach the next eclipse with enough charge to idle through the longest eclipse of the orbit.
+    Heat: the GPU temperature at the level's cap must stay ``temp_margin_c`` below the throttle temperature.
+    """
+
+    name = "edf-safe"
+
+    def __init__(self, layout, actions, sheet: Datasheet, soc_margin: float = 0.05, temp_margin_c: float = 1.0):
+        super().__init__(layout, actions)
+        self.sheet, self.soc_margin, self.temp_margin_c = sheet, float(soc_margin), float(temp_margin_c)
+
+    @classmethod
+    def for_env(cls, env, **params):
+        return cls(env.layout, env.actions, Datasheet.from_scenario(env.scenario), **params)
+
+    def energy_ok(self, obs) -> np.ndarray:
+        """(..., P) whether each level keeps the battery safe."""
+        L, s = self.layout, self.sheet
+        energy = L.own_field(obs, "soc") * s.battery_wh
+        sunlit = L.own_field(obs, "sunlit")[..., None] > 0.5
+        contact = L.own_field(obs, "contact")[..., None]
+        tau = decode.orbit_seconds(L.own_field(obs, "t_light_change"))[..., None]
+        e = energy[..., None]
+        run_load = s.load_w(s.caps_w, contact)
+        idle_load = s.load_w(s.idle_w, contact)
+        floor = (s.safe_soc + self.soc_margin) * s.battery_wh
+        # sunlight: charge at this level until the eclipse, then idle through the longest one
+        reserve = floor + s.load_w(s.idle_w, 0.0) * s.eclipse_s / 3600.0 / s.eta_discharge
+        sun_ok = s.energy_after(e, True, run_load, tau) >= reserve
+        # eclipse: this level until the light returns, or failing all, the lowest for one step then idle
+        whole = s.energy_after(e, False, run_load, tau) >= floor
+        one_step = s.energy_after(s.energy_after(e, False, run_load, s.dt_s), False, idle_load, tau - s.dt_s) >= floor
+        one_step[..., 1:] = False
+        ecl_ok = whole | (one_step & ~whole.any(axis=-1, keepdims=True))
+        return np.where(sunlit, sun_ok, ecl_ok)
+
+    def heat_ok(self, obs) -> np.ndarray:
+        """(..., P) whether each level keeps the GPU below the throttle temperature."""
+        node_c = decode.node_temp_c(self.layout.own_field(obs, "temp"))[..., None]
+        return node_c + self.sheet.k_per_w * self.sheet.caps_w < self.sheet.throttle_c - self.temp_margin_c
+
+    def pick_level(self, obs):
+        ok = self.energy_ok(obs) & self.heat_ok(obs)
+        highest = self.actions.P - 1 - ok[..., ::-1].argmax(axis=-1)
+        return np.where(ok.any(axis=-1), highest, -1)
+
+
+class CheckpointPolicy(SafeEDFPolicy):
+    """edf-safe that checkpoints the running job at the Young/Daly interval and before the SAA.
+
+    Young/Daly: with checkpoint cost C and mean time between upsets M, checkpointing every sqrt(2 C M)
+    minimises expected lost time; M shrinks ``saa_multiplier``-fold inside the South Atlantic Anomaly.
+    Just before entering the SAA, any work at risk worth more than a checkpoint is saved.
+    """
+
+    name = "edf-ckpt"
+
+    def act_arrays(self, obs, mask):
+        base = super().act_arrays(obs, mask)
+        L, s, A = self.layout, self.sheet, self.actions
+        active = L.slot_field(obs, "active") > 0.5
+        k = active.argmax(axis=-1)
+        pick = lambda field: np.take_along_axis(L.slot_field(obs, field), k[..., None], axis=-1)[..., 0]  # noqa: E731
+        cost_s = s.checkpoint_s(decode.checkpoint_bytes(pick("checkpoint")))
+        risk_s = decode.at_risk_hours(pick("at_risk")) * 3600.0
+        in_saa = L.own_field(obs, "in_saa") > 0.5
+        with np.errstate(divide="ignore"):
+            interval_s = np.sqrt(2.0 * cost_s / s.upset_rate_per_s(in_saa))
+        saa_next = ~in_saa & (decode.orbit_seconds(L.own_field(obs, "t_saa_change")) <= s.dt_s)
+        want = (risk_s >= interval_s) | (saa_next & (risk_s > cost_s))
+        level_now = np.rint(L.own_field(obs, "power_level") * (A.P - 1)).astype(int)
+        continues = active.any(axis=-1) & (base == A.run(k, level_now))  # a checkpoint keeps job and level
+        return np.where(want & continues & (mask[..., A.CHECKPOINT] > 0), A.CHECKPOINT, base)
+
+
+class BalancePolicy(CheckpointPolicy):
+    """edf-ckpt that uses the laser links to spread work and reach the ground sooner.
+
+    A finished result goes to the neighbour whose next ground contact is at least ``relay_margin_min``
+    sooner than ours. Otherwise, with a job waiting behind the running one, the waiting job with the
+    latest deadline goes to a neighbour with at least ``min_free_gap`` more free slots that is in sunlight
+    or has battery to spare, preferring sun, charge and a coming contact. Both rules move work only
+    downhill (sooner contact, less load), so nothing ping-pongs.
+    """
+
+    name = "balance"
+
+    def __init__(self, layout, actions, sheet: Datasheet, relay_margin_min: float = 15.0, min_free_gap: int = 2, **params):
+        super().__init__(layout, actions, sheet, **params)
+        self.relay_margin_min, self.min_free_gap = float(relay_margin_min), int(min_free_gap)
+
+    def act_arrays(self, obs, mask):
+        base = super().act_arrays(obs, mask)
+        L, A, s = self.layout, self.actions, self.sheet
+        if A.M == 0:
+            return base
+        K, M = A.K, A.M
+        send_ok = mask[..., A.send(np.arange(K)[:, None], np.arange(M))] > 0  # (..., K, M)
+        idle_slot = L.slot_field(obs, "in_flight") < 0.5
+        wait = lambda own, nb: np.where(own > 0.5, 0.0, decode.contact_minutes(nb))  # noqa: E731
+        own_wait = wait(L.own_field(obs, "contact"), L.own_field(obs, "t_contact_next"))
+        nb_wait = wait(L.neigh_field(obs, "contact"), L.neigh_field(obs, "t_contact_next"))
+
+        # results: toward the neighbour that reaches the ground soonest
+        gain = own_wait[..., None] - nb_wait  # (..., M)
+        result = (L.slot_field(obs, "result") > 0.5) & idle_slot
+        relay = send_ok & result[..., :, None] & (gain[..., None, :] >= self.relay_margin_min)
+        relay_gain = np.where(relay, gain[..., None, :], -np.inf).reshape(*relay.shape[:-2], K * M)
+        best_relay = relay_gain.argmax(axis=-1)
+
+        # queued jobs: the one with the latest deadline, to a less loaded neighbour with sun or charge
+        runnable = (L.slot_field(obs, "runnable") > 0.5) & idle_slot
+        waiting = runnable & (L.slot_field(obs, "active") < 0.5)
+        deadline = np.where(waiting, L.slot_field(obs, "deadline"), -np.inf)
+        k_off = deadline.argmax(axis=-1)
+        own_free = (1.0 - L.own_field(obs, "queue_fill")) * K
+        nb_free = L.neigh_field(obs, "free_slots") * K
+        nb_soc = L.neigh_field(obs, "soc")
+        nb_sun = L.neigh_field(obs, "sunlit")
+        fit = (nb_free - own_free[..., None] >= self.min_free_gap) & ((nb_sun > 0.5) | (nb_soc >= s.safe_soc + 0.3))
+        fit &= np.take_along_axis(send_ok, k_off[..., None, None], axis=-2)[..., 0, :]
+        score = np.where(fit, nb_free + nb_sun + nb_soc + (1.0 - L.neigh_field(obs, "t_contact_next")), -np.inf)
+        m_off = score.argmax(axis=-1)
+        offload = (runnable.sum(axis=-1) >= 2) & fit.any(axis=-1)
+
+        out = np.where(offload, A.send(k_off, m_off), base)
+        return np.where(relay.any(axis=(-2, -1)), A.send(best_relay // M, best_relay % M), out)
+
+
+HEURISTICS: dict[str, type[ArrayPolicy]] = {
+    p.name: p for p in (RandomPolicy, GreedyPolicy, EDFPolicy, SafeEDFPolicy, CheckpointPolicy, BalancePolicy)
+}
+REFERENCE = SafeEDFPolicy.name  # the leaderboard's 100
+
+
+def heuristic_params(name: str) -> dict[str, object]:
+    """The tunable parameters of a heuristic and their defaults."""
+    cls = HEURISTICS[name]
+    params = {}
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass):
+            for p in inspect.signature(klass.__init__).parameters.values():
+                if p.default is not inspect.Parameter.empty:
+                    params.setdefault(p.name, p.default)
+    return params
+
+
+def make_policy(name: str, env, seed: int | None = None, **params) -> ArrayPolicy:
+    """A heuristic by name for ``env``, with optional parameters; unknown names or parameters list the known ones."""
     if name not in HEURISTICS:
         raise ValueError(f"unknown policy {name!r}; known: {', '.join(HEURISTICS)}")
-    policy = HEURISTICS[name].for_env(env)
+    allowed = heuristic_params(name)
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(f"{name} has no parameter {', '.join(unknown)}; its parameters: {allowed or 'none'}")
+    for key, value in params.items():
+        if not isinstance(value, type(allowed[key])) and not (isinstance(value, int) and isinstance(allowed[key], float)):
+            raise ValueError(f"{name} parameter {key} = {value!r} must be a {type(allowed[key]).__name__}")
+    policy = HEURISTICS[name].for_env(env, **params)
     policy.reset(seed)
     return policy

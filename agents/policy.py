@@ -12,11 +12,13 @@ from orbit_env.observe import Layout
 
 @runtime_checkable
 class Policy(Protocol):
-    """``reset(seed)`` at the start of an episode, then ``act`` once per step with PettingZoo's dicts."""
+    """``reset(seed)`` at the start of an episode, then ``act`` once per step with PettingZoo's dicts:
+    one env's ``{agent: {"observation", "action_mask"}}`` gives ``{agent: action}``, and a list of such
+    dicts (many envs stepped together) gives a list of action dicts."""
 
     def reset(self, seed: int | None = None) -> None: ...
 
-    def act(self, observations: dict[str, dict[str, np.ndarray]], infos: dict[str, Any] | None = None) -> dict[str, int]: ...
+    def act(self, observations: Any, infos: Any = None) -> Any: ...
 
 
 class ArrayPolicy:
@@ -41,11 +43,17 @@ class ArrayPolicy:
     def reset(self, seed: int | None = None) -> None:
         self.rng = np.random.default_rng(seed)
 
-    def act(self, observations, infos=None) -> dict[str, int]:
-        agents = list(observations)
-        obs = np.stack([observations[a]["observation"] for a in agents])
-        mask = np.stack([observations[a]["action_mask"] for a in agents])
-        return dict(zip(agents, self.act_arrays(obs, mask).tolist()))
+    def act(self, observations, infos=None):
+        """One env's ``{agent: {"observation", "action_mask"}}`` -> ``{agent: action}``; a list of them
+        (many envs of one scenario, stepped together) -> a list of action dicts, decided in one array call."""
+        many = isinstance(observations, (list, tuple))
+        envs = list(observations) if many else [observations]
+        agents = [list(o) for o in envs]
+        obs = np.concatenate([[o[a]["observation"] for a in ag] for o, ag in zip(envs, agents)])
+        mask = np.concatenate([[o[a]["action_mask"] for a in ag] for o, ag in zip(envs, agents)])
+        flat = iter(self.act_arrays(obs, mask).tolist())
+        out = [{a: next(flat) for a in ag} for ag in agents]
+        return out if many else out[0]
 
     def act_arrays(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         raise NotImplementedError

@@ -454,7 +454,7 @@ def _checksum(meta: dict, arrays: dict[str, np.ndarray]) -> str:
     for name in FIELDS:
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
-        h.update(memoryview(a).cast("B"))
+        h.update(a)  # C-contiguous arrays are bytes-like, empty ones included
     return h.hexdigest()
 
 

@@ -26,8 +26,9 @@ _CLUSTER_E0 = 1e-4  # base eccentricity of a cluster; keeps every member above S
 def mean_motion_rad_min(altitude_km: float) -> float:
     """Keplerian mean motion of a circular orbit at this altitude, in rad/min (sgp4init's unit).
 
-    Passing it as SGP4's Kozai mean motion puts the mean radius within a few km of R + h; the
-    J2 short-period terms add a ~10 km radial wobble. Both are small against every use here.
+    Passing it as SGP4's Kozai mean motion puts the mean radius ~4 km below R + h (Kozai vs Brouwer
+    mean motion; measured at 550 km) and J2 short-period terms add a ~5 km radial wobble: small
+    against every use here (eclipse fraction and pass counts move by < 0.1%).
     """
     a = R_EARTH_KM + altitude_km
     return math.sqrt(MU_KM3_S2 / a**3) * 60.0
@@ -91,9 +92,10 @@ def cluster_satrecs(orbit: OrbitConfig, raan0_deg: float) -> list[Satrec]:
     vector moves a member on a 2:1 ellipse, radial a|de| by along-track 2a|de|, so the lattice becomes
     a grid with radial pitch a*de and along-track pitch 2a*de that rotates once per orbit; de is set
     so the outermost member stays within ``cluster_radius_km`` (81 members, R = 1 km: 100 m x 200 m).
-    Because the members share a, i and RAAN, J2 moves them together; the approximation errors
-    (second order in e, SGP4 short-period terms) are well below a metre for R = 1 km. The base e0
-    keeps every |e| above SGP4's 1e-6 floor. No station-keeping is modelled.
+    Because the members share a, i and RAAN, J2 moves them together: over a day at 650 km the 81
+    members stay within 1.001 R of the centre member and neighbours 99.6-200.2 m apart (measured;
+    the residue is second order in e and SGP4's short-period terms). The base e0 keeps every |e|
+    above SGP4's 1e-6 floor. No station-keeping is modelled.
     """
     a = R_EARTH_KM + orbit.altitude_km
     lattice = cluster_lattice(orbit.cluster_size).astype(np.float64)

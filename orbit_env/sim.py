@@ -402,12 +402,7 @@ def step(
         state.xfer_left[gj] = params.model_data[jobs.model[gj]]
     uplink = np.flatnonzero(state.place == Place.UPLINK)
     if len(uplink):
-        live = contact[state.sat[uplink]]
-        lost = uplink[~live]  # contact ended mid-uplink: back to the ground, to start again
-        state.slots[state.sat[lost], state.slot[lost]] = -1
-        state.sat[lost] = state.slot[lost] = -1
-        state.place[lost] = Place.GROUND
-        live = uplink[live]
+        live = uplink[contact[state.sat[uplink]]]  # an uplink cut by the end of a contact resumes at the next
         state.xfer_left[live] -= links.shared_progress(state.sat[live], N, links.bytes_per_step(sc.ground.uplink_gbps, dt))
         state.place[live[state.xfer_left[live] <= 0]] = Place.ONBOARD
 

@@ -3,9 +3,7 @@ arrays against brute force, the disk cache, and TLE file errors."""
 
 from __future__ import annotations
 
-import json
 import math
-import zipfile
 
 import numpy as np
 import pytest
@@ -352,18 +350,22 @@ def test_saa_polygons():
     assert not in_polygon(np.array([-45.0]), np.array([-40.0]), fermi)[0]  # fermi stops at 30 S
 
 
-def test_saa_time_fraction():
-    """physics.md s7/s10: ~10-15% of the time inside the box for a 53 deg, 550 km orbit."""
-    s = scenario(radiation__saa_polygon="box", orbit__planes=4, episode__max_cycles=1440)
-    assert 0.08 < build_ephemeris(s).in_saa.mean() < 0.18
+@pytest.mark.parametrize("polygon, lo, hi", [("fermi-gbm", 0.03, 0.07), ("box", 0.10, 0.16), ("proba-v", 0.12, 0.18)])
+def test_saa_exposure(polygon, lo, hi):
+    """physics.md s7 for 550 km / 53 deg: 11-16 entries a day, time inside ~4% (Fermi polygon) to 16%
+    (PROBA-V), 10-15% for the box; 4 satellites over a day, bounds widened by ~2 points for the sample."""
+    s = scenario(radiation__saa_polygon=polygon, orbit__planes=4, episode__max_cycles=1440)
+    inside = build_ephemeris(s).in_saa
+    assert lo < inside.mean() < hi
+    assert 10 <= np.count_nonzero(~inside[:-1] & inside[1:]) / 4 <= 17
 
 
 # ------------------------------------------------------------------------------------------ cache
 
 
-def _small():
-    return scenario(orbit__planes=2, orbit__sats_per_plane=3, links__isl_terminals=2,
-                    ground__stations=["SvalSat"], episode__max_cycles=120)  # fmt: skip
+def _small(terminals: int = 2, stations: tuple = ("SvalSat",)):
+    return scenario(orbit__planes=2, orbit__sats_per_plane=3, links__isl_terminals=terminals,
+                    ground__stations=list(stations), episode__max_cycles=120)  # fmt: skip
 
 
 def _assert_same(a, b):
@@ -372,8 +374,9 @@ def _assert_same(a, b):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
 
 
-def test_cache_hit_is_equal_and_skips_the_build(tmp_path, monkeypatch):
-    s = _small()
+@pytest.mark.parametrize("terminals, stations", [(2, ("SvalSat",)), (0, ())])  # also empty (N, 0) arrays
+def test_cache_hit_is_equal_and_skips_the_build(tmp_path, monkeypatch, terminals, stations):
+    s = _small(terminals, stations)
     first = load_ephemeris(s, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.npz"))) == 1 and not list(tmp_path.glob("*.tmp"))
 
