@@ -34,6 +34,7 @@ class Datasheet:
     dt_s: float
     n_accel: int
     caps_w: np.ndarray  # (P,) power cap per accelerator at each level
+    speeds: np.ndarray  # (P,) throughput fraction at each level (DVFS of a compute-bound job)
     idle_w: float  # per accelerator
     bus_w: float
     radio_w: float
@@ -58,6 +59,7 @@ class Datasheet:
             dt_s=sc.episode.dt_s,
             n_accel=hw.accelerators_per_sat,
             caps_w=np.asarray(hw.power_caps_w, float),
+            speeds=power.dvfs_speed(np.asarray(hw.power_caps_w, float), acc.idle_w, acc.work_w, acc.dvfs_gamma),
             idle_w=acc.idle_w,
             bus_w=hw.bus_w,
             radio_w=hw.radio_w,
@@ -87,6 +89,10 @@ class Datasheet:
             energy_wh, solar, load_w, np.maximum(seconds, 1.0), self.battery_wh, self.max_charge_w,
             self.eta_charge, self.eta_discharge,
         ).energy_wh  # fmt: skip
+
+    def drain_wh_per_s(self, load_w) -> np.ndarray:
+        """Energy a load takes from the battery per second in shadow (discharge losses included)."""
+        return (self.battery_wh - self.energy_after(self.battery_wh, False, load_w, self.dt_s)) / self.dt_s
 
     def checkpoint_s(self, checkpoint_bytes) -> np.ndarray:
         """Seconds a checkpoint of this size costs the accelerators."""

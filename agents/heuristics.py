@@ -67,12 +67,15 @@ class EDFPolicy(ArrayPolicy):
 
 
 class SafeEDFPolicy(EDFPolicy):
-    """EDF at the highest power level that is safe for the battery and below the throttle temperature.
+    """EDF at the power level that does the most work without risking safe mode or the GPU throttle.
 
-    Energy: in eclipse, the level must last the rest of the eclipse with the battery ``soc_margin`` above
-    safe mode (or, failing every level, the lowest level for one step and then idling); in sunlight, the
-    battery must reach the next eclipse with enough charge to idle through the longest eclipse of the orbit.
-    Heat: the GPU temperature at the level's cap must stay ``temp_margin_c`` below the throttle temperature.
+    Energy: each step plans the rest of this sunlit period and the next eclipse. A choice (idle or a
+    level) is worth the work it does now plus the most work the battery then allows in the eclipse, where
+    running at a level lasts until only the charge to idle to sunrise ``soc_margin`` above safe mode is
+    left; a choice that cannot even idle through the longest eclipse of the orbit is ruled out. Lower
+    caps do more work per watt-hour, so an energy-limited satellite runs them; with energy to spare it
+    runs the top level. Heat: a level is allowed only if the GPU at its cap stays ``temp_margin_c`` below
+    the throttle temperature (the GPU sits ``gpu_k_per_w`` x cap above the radiator node).
     """
 
     name = "edf-safe"
@@ -85,36 +88,40 @@ class SafeEDFPolicy(EDFPolicy):
     def for_env(cls, env, **params):
         return cls(env.layout, env.actions, Datasheet.from_scenario(env.scenario), **params)
 
-    def energy_ok(self, obs) -> np.ndarray:
-        """(..., P) whether each level keeps the battery safe."""
-        L, s = self.layout, self.sheet
-        energy = L.own_field(obs, "soc") * s.battery_wh
-        sunlit = L.own_field(obs, "sunlit")[..., None] > 0.5
-        contact = L.own_field(obs, "contact")[..., None]
-        tau = decode.orbit_seconds(L.own_field(obs, "t_light_change"))[..., None]
-        e = energy[..., None]
-        run_load = s.load_w(s.caps_w, contact)
-        idle_load = s.load_w(s.idle_w, contact)
+    def eclipse_work(self, energy, seconds, drain) -> np.ndarray:
+        """(..., C) full-speed seconds of work each choice does in an eclipse of ``seconds``, running until
+        the battery holds just what idling to the end needs above the floor; -inf if idling alone breaches it.
+        ``drain`` (..., C) is each choice's battery drain, choice 0 being idle."""
+        s = self.sheet
         floor = (s.safe_soc + self.soc_margin) * s.battery_wh
-        # sunlight: charge at this level until the eclipse, then idle through the longest one
-        reserve = floor + s.load_w(s.idle_w, 0.0) * s.eclipse_s / 3600.0 / s.eta_discharge
-        sun_ok = s.energy_after(e, True, run_load, tau) >= reserve
-        # eclipse: this level until the light returns, or failing all, the lowest for one step then idle
-        whole = s.energy_after(e, False, run_load, tau) >= floor
-        one_step = s.energy_after(s.energy_after(e, False, run_load, s.dt_s), False, idle_load, tau - s.dt_s) >= floor
-        one_step[..., 1:] = False
-        ecl_ok = whole | (one_step & ~whole.any(axis=-1, keepdims=True))
-        return np.where(sunlit, sun_ok, ecl_ok)
+        spare = energy - floor - drain[..., :1] * seconds
+        extra = drain - drain[..., :1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            run_s = np.where(extra > 0, np.minimum(seconds, spare / extra), seconds)
+        return np.where(spare >= 0, self.speed * run_s, -np.inf)
 
-    def heat_ok(self, obs) -> np.ndarray:
-        """(..., P) whether each level keeps the GPU below the throttle temperature."""
-        node_c = decode.node_temp_c(self.layout.own_field(obs, "temp"))[..., None]
-        return node_c + self.sheet.k_per_w * self.sheet.caps_w < self.sheet.throttle_c - self.temp_margin_c
+    @property
+    def speed(self) -> np.ndarray:
+        """(C,) throughput of each choice: idle, then the levels."""
+        return np.concatenate([[0.0], self.sheet.speeds])
 
     def pick_level(self, obs):
-        ok = self.energy_ok(obs) & self.heat_ok(obs)
-        highest = self.actions.P - 1 - ok[..., ::-1].argmax(axis=-1)
-        return np.where(ok.any(axis=-1), highest, -1)
+        L, s = self.layout, self.sheet
+        energy = L.own_field(obs, "soc")[..., None] * s.battery_wh
+        sunlit = L.own_field(obs, "sunlit")[..., None] > 0.5
+        tau = decode.orbit_seconds(L.own_field(obs, "t_light_change"))[..., None]
+        load = s.load_w(np.concatenate([[s.idle_w], s.caps_w]), L.own_field(obs, "contact")[..., None])
+        drain = s.drain_wh_per_s(load)
+        # in eclipse: the work of each choice until sunrise
+        now_dark = self.eclipse_work(energy, tau, drain)
+        # in sunlight: work until the eclipse, plus the best the battery then allows through the longest eclipse
+        entry = s.energy_after(energy, True, load, tau)
+        after = self.eclipse_work(entry[..., None], s.eclipse_s, drain[..., None, :]).max(axis=-1)
+        now_sun = np.where(np.isfinite(after), self.speed * tau + after, -np.inf)
+        value = np.where(sunlit, now_sun, now_dark)
+        node_c = decode.node_temp_c(L.own_field(obs, "temp"))[..., None]
+        value[..., 1:] = np.where(node_c + s.k_per_w * s.caps_w < s.throttle_c - self.temp_margin_c, value[..., 1:], -np.inf)
+        return value.argmax(axis=-1) - 1  # all ruled out: argmax is 0, idle
 
 
 class CheckpointPolicy(SafeEDFPolicy):

@@ -314,10 +314,12 @@ def _choose_partners(r: np.ndarray, m: int, range_km: float, min_r: float) -> tu
         mean_d = np.zeros((len(rows), n))
         visible = np.zeros((len(rows), n), np.int32)
         for k in range(r.shape[0]):
-            d2, clear = _segment(norms2[k, rows, None], norms2[k, None, :], r[k, rows] @ r[k].T, min_r**2)
-            dist = np.sqrt(d2)
-            mean_d += dist / r.shape[0]
-            visible += clear & (dist <= range_km)
+            ni2, nj2, g = norms2[k, rows, None], norms2[k, None, :], r[k, rows] @ r[k].T
+            d2 = np.maximum(ni2 + nj2 - 2.0 * g, 0.0)
+            mean_d += np.sqrt(d2) / r.shape[0]
+            a, b = np.nonzero(d2 <= range_km**2)  # line of sight only for pairs in range: few in a big shell
+            _, clear = _segment(ni2[a, 0], nj2[0, b], g[a, b], min_r**2)
+            visible[a[clear], b[clear]] += 1
         mean_d[2 * visible < r.shape[0]] = np.inf
         mean_d[np.arange(len(rows)), rows] = np.inf
         nearest = np.argpartition(mean_d, n_cand - 1, axis=1)[:, :n_cand]
@@ -396,12 +398,14 @@ def _acquired(visible: np.ndarray, dt: float, acquisition_s: float) -> np.ndarra
 
 def _scatter_links(up: np.ndarray, dist: np.ndarray, edges: np.ndarray, n: int, m: int):
     """Edge-major (T, E) arrays to the symmetric per-terminal (T, N, M) layout."""
-    isl_up = np.zeros((up.shape[0], n, m), bool)
-    isl_range = np.zeros((up.shape[0], n, m), np.float32)
+    n_t = up.shape[0]
+    isl_up = np.zeros((n_t, n * m), bool)
+    isl_range = np.zeros((n_t, n * m), np.float32)
     for end, slot in ((0, 2), (1, 3)):
-        isl_up[:, edges[:, end], edges[:, slot]] = up
-        isl_range[:, edges[:, end], edges[:, slot]] = dist
-    return isl_up, isl_range
+        flat = edges[:, end] * m + edges[:, slot]
+        isl_up[:, flat] = up
+        isl_range[:, flat] = dist
+    return isl_up.reshape(n_t, n, m), isl_range.reshape(n_t, n, m)
 
 
 def _seconds_to_next_change(x: np.ndarray, dt: float) -> np.ndarray:
@@ -437,15 +441,38 @@ def load_ephemeris(scenario: Scenario, cache_dir: str | Path | None = None, prog
     key = cache_key(scenario)
     path = Path(cache_dir if cache_dir is not None else cache_dir_default()) / f"ephemeris-{key[:32]}.npz"
     if path.exists():
+        stamp = _stamp(path)
+        if path in _MEMO and _MEMO[path][0] == stamp:
+            return _MEMO[path][1]
         try:
-            return _read(path, key)
+            return _remember(path, stamp, _read(path, key))
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, CacheCorrupt) as e:
             warnings.warn(f"ephemeris cache {path} is corrupt ({type(e).__name__}: {e}); rebuilding", stacklevel=2)
     eph = build_ephemeris(scenario, progress=progress)
     try:
         _write(path, key, eph)
+        _remember(path, _stamp(path), eph)
     except OSError as e:
         warnings.warn(f"could not write ephemeris cache {path}: {e}", stacklevel=2)
+    return eph
+
+
+# Ephemerides already loaded in this process, keyed by cache file and its (mtime, size): the arrays are
+# read-only, so env instances of one scenario share one copy (the 1,000-satellite one is ~176 MB).
+_MEMO: dict[Path, tuple[tuple[int, int], Ephemeris]] = {}
+_MEMO_SIZE = 4
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
+def _remember(path: Path, stamp: tuple[int, int], eph: Ephemeris) -> Ephemeris:
+    _MEMO.pop(path, None)
+    _MEMO[path] = (stamp, eph)
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))
     return eph
 
 
@@ -481,7 +508,7 @@ def _read(path: Path, key: str) -> Ephemeris:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
         arrays = {name: z[name] for name in FIELDS}
-    if meta.get("version") != EPHEMERIS_VERSION or meta.get("key") != key:
+    if not isinstance(meta, dict) or meta.get("version") != EPHEMERIS_VERSION or meta.get("key") != key:
         raise CacheCorrupt("written for other inputs")
     n_t, n = arrays["pos_km"].shape[:2]
     m = arrays["neighbours"].shape[1] if arrays["neighbours"].ndim == 2 else -1

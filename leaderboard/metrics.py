@@ -1,0 +1,62 @@
+"""Per-episode metrics of the leaderboard, computed from an env at the end of an episode.
+
+Delivered value is what the board ranks by (normalised per scenario); the rest explain it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    fmt: str  # format spec for the board
+    higher_is_better: bool
+    doc: str
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("delivered_value", "delivered value", ".1f", True, "value delivered to the ground (reference GPU-hours, discounted after the deadline)"),
+    Metric("jobs_delivered", "jobs delivered", ".1f", True, "jobs whose result reached the ground"),
+    Metric("deadline_hit_rate", "deadline hit rate", ".1%", True, "jobs delivered by their deadline / jobs whose deadline fell in the episode or that were delivered on time"),
+    Metric("useful_gpu_hours", "useful GPU-h", ".1f", True, "work of the delivered jobs, in reference (H100) GPU-hours"),
+    Metric("goodput", "goodput", ".1%", True, "useful GPU-hours / GPU-hours the accelerators were busy (in H100 equivalents)"),
+    Metric("energy_per_useful_gpu_hour", "Wh / useful GPU-h", ".0f", False, "accelerator energy per useful GPU-hour"),
+    Metric("safe_mode_entries", "safe-mode entries", ".1f", False, "times a satellite's battery fell into safe mode"),
+    Metric("thermal_shutdowns", "thermal shutdowns", ".1f", False, "times an accelerator overheated and shut down"),
+    Metric("mean_completion_h", "mean JCT (h)", ".2f", False, "mean time from submission to delivery of the delivered jobs"),
+)  # fmt: skip
+KEYS = tuple(m.key for m in METRICS)
+
+
+def ratio(num: float, den: float) -> float:
+    """num / den, NaN when there is nothing to divide by."""
+    return num / den if den > 0 else math.nan
+
+
+def episode_metrics(env) -> dict[str, float]:
+    """The leaderboard metrics of the episode ``env`` (an OrbitComputeEnv) has just finished."""
+    m, sim = env.metrics(), env.sim
+    end_s = sim.t * env.params.dt
+    jobs = sim.jobs
+    arrived = np.arange(len(jobs.deadline_s)) < sim.n_arrived
+    on_time = np.nan_to_num(sim.delivered_s, nan=np.inf) <= jobs.deadline_s
+    decided = arrived & ((jobs.deadline_s <= end_s) | on_time)
+    useful_h = m["useful_gpu_s"] / 3600.0
+    busy_h = m["busy_gpu_s"] * env.scenario.hardware.accel.relative_speed / 3600.0
+    return {
+        "delivered_value": m["delivered_value"],
+        "jobs_delivered": m["jobs_delivered"],
+        "deadline_hit_rate": ratio(float(np.count_nonzero(decided & on_time)), float(np.count_nonzero(decided))),
+        "useful_gpu_hours": useful_h,
+        "goodput": ratio(useful_h, busy_h),
+        "energy_per_useful_gpu_hour": ratio(m["energy_gpu_wh"], useful_h),
+        "safe_mode_entries": m["safe_mode_entries"],
+        "thermal_shutdowns": m["thermal_shutdowns"],
+        "mean_completion_h": ratio(m["completion_s"] / 3600.0, m["jobs_delivered"]),
+    }

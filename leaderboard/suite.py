@@ -1,0 +1,131 @@
+"""The benchmark suite: scenarios x seeds, with public development seeds and separate test seeds.
+
+A suite is versioned twice: by name (``v1``), which changes when the suite is redefined on purpose, and
+by hashes that every result row records: the suite's own definition, and the environment (its version
+id plus the source of ``orbit_env`` and the scenario files). Rows whose hashes differ from the current
+ones are kept but never mixed into the board: changing the env or the suite re-evaluates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+
+import orbit_env
+from orbit_env import ENV_VERSION
+
+SPLITS = ("test", "dev")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One scenario of a suite, with its episode length and its seeds per split."""
+
+    scenario: str
+    max_cycles: int
+    dev_seeds: tuple[int, ...]
+    test_seeds: tuple[int, ...]
+
+    def seeds(self, split: str) -> tuple[int, ...]:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        return self.test_seeds if split == "test" else self.dev_seeds
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One evaluation episode: what a worker runs and what a result row is keyed by."""
+
+    scenario: str
+    seed: int
+    max_cycles: int
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    tasks: tuple[Task, ...]
+    zero: str = "random"  # the policy that scores 0
+    reference: str = "edf-safe"  # the policy that scores 100
+
+    def episodes(self, split: str, scenarios: tuple[str, ...] | None = None) -> list[Episode]:
+        unknown = set(scenarios or ()) - {t.scenario for t in self.tasks}
+        if unknown:
+            raise ValueError(f"suite {self.name} has no scenario {', '.join(sorted(unknown))}; it has {', '.join(self.scenarios)}")
+        return [
+            Episode(t.scenario, seed, t.max_cycles)
+            for t in self.tasks
+            if not scenarios or t.scenario in scenarios
+            for seed in t.seeds(split)
+        ]
+
+    @property
+    def scenarios(self) -> tuple[str, ...]:
+        return tuple(t.scenario for t in self.tasks)
+
+    @property
+    def hash(self) -> str:
+        """Hash of the definition: any change to scenarios, horizons, seeds or normalisers changes it."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _seeds(start: int, n: int) -> tuple[int, ...]:
+    return tuple(range(start, start + n))
+
+
+# Suite v1: every shipped scenario for one simulated day (1,440 steps of 60 s), 10 development and 10 test
+# seeds each; the 1,000-satellite shell, about 5x slower per episode, has 5 of each so that evaluating all
+# baselines stays within about 10 minutes on two cores.
+V1 = Suite(
+    name="v1",
+    description="five shipped scenarios, one simulated day each",
+    tasks=(
+        Task("starcloud-1", 1440, _seeds(0, 10), _seeds(1000, 10)),
+        Task("three-body-12", 1440, _seeds(0, 10), _seeds(1000, 10)),
+        Task("suncatcher-81", 1440, _seeds(0, 10), _seeds(1000, 10)),
+        Task("walker-160", 1440, _seeds(0, 10), _seeds(1000, 10)),
+        Task("starcloud-shell-1000", 1440, _seeds(0, 5), _seeds(1000, 5)),
+    ),
+)
+
+# A quick suite for trying a submission and for the tests: two scenarios, two hours, three seeds.
+SMOKE = Suite(
+    name="smoke",
+    description="two small scenarios for two hours: a quick check, not a benchmark",
+    tasks=(
+        Task("starcloud-1", 120, _seeds(0, 3), _seeds(1000, 3)),
+        Task("three-body-12", 120, _seeds(0, 3), _seeds(1000, 3)),
+    ),
+)
+
+SUITES: dict[str, Suite] = {s.name: s for s in (V1, SMOKE)}
+
+
+def get_suite(name: str) -> Suite:
+    if name not in SUITES:
+        raise ValueError(f"unknown suite {name!r}; known: {', '.join(SUITES)}")
+    return SUITES[name]
+
+
+# orbit_env files that cannot change a result: editing them does not re-evaluate anything
+NOT_DYNAMICS = frozenset({"cli.py", "render.py", "conformance.py"})
+
+
+def tree_hash(root: Path, patterns: tuple[str, ...], skip: frozenset[str] = frozenset()) -> str:
+    """sha256 over the relative paths and contents of the files under ``root`` matching ``patterns``."""
+    h = hashlib.sha256()
+    files = sorted({p for pat in patterns for p in root.rglob(pat) if "__pycache__" not in p.parts and p.name not in skip})
+    for p in files:
+        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+@cache
+def env_hash() -> str:
+    """The environment's identity: its version id and a hash of its source and scenario files."""
+    root = Path(orbit_env.__file__).parent
+    return f"{ENV_VERSION}-{tree_hash(root, ('*.py', '*.toml'), NOT_DYNAMICS)}"

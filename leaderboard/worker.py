@@ -1,0 +1,125 @@
+"""The evaluation worker: a separate process that builds policies and runs episodes.
+
+The evaluator starts it as ``python -m leaderboard.worker`` and talks to it in JSON lines: one task per
+line on stdin (``{"id", "entry", "scenario", "seed", "max_cycles"}``), one reply per line on the
+protocol channel (``{"id", "status": "ok", "metrics"}`` or ``{"id", "status": "failed", "reason"}``).
+Policy files are opened only here. Whatever a policy prints goes to stderr, so it cannot corrupt the
+protocol; an exception or malformed actions become a failed reply; if the process dies or hangs, the
+evaluator notices and records that instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.heuristics import make_policy
+from agents.policy import ArrayPolicy
+from leaderboard.metrics import episode_metrics
+from orbit_env.env import OrbitComputeEnv
+
+
+class PolicyError(Exception):
+    """The policy misbehaved; the message is the recorded reason."""
+
+
+def spec_path(entry: dict[str, Any], scenario: str) -> Path:
+    """The spec file a safetensors entry uses on ``scenario``, checked to lie inside its folder."""
+    folder = Path(entry["folder"]).resolve()
+    rel = entry["specs"].get(scenario, entry["specs"]["*"])
+    path = (folder / rel).resolve()
+    if not path.is_relative_to(folder):
+        raise PolicyError(f"spec {rel!r} resolves outside the submission folder")
+    return path
+
+
+def build_policy(entry: dict[str, Any], env: OrbitComputeEnv) -> ArrayPolicy:
+    """The entry's policy for ``env``: a shipped heuristic, or network weights read by agents.learned."""
+    if entry["kind"] in ("baseline", "heuristic"):
+        return make_policy(entry["heuristic"], env, **entry["params"])
+    if entry["kind"] == "safetensors":
+        from agents.learned import LearnedPolicy
+
+        return LearnedPolicy.for_env(env, path=spec_path(entry, env.scenario.name))
+    raise PolicyError(f"unknown entry kind {entry['kind']!r}")
+
+
+def check_actions(actions: Any, n_agents: int, n_actions: int, t: int) -> np.ndarray:
+    """The actions as an (N,) int64 array, or PolicyError saying how they are wrong."""
+    a = np.asarray(actions)
+    if a.shape != (n_agents,) or a.dtype.kind not in "iu":
+        raise PolicyError(
+            f"wrong actions at step {t}: expected {n_agents} integers (shape ({n_agents},)), got {a.dtype} with shape {a.shape}"
+        )
+    bad = (a < 0) | (a >= n_actions)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise PolicyError(f"wrong actions at step {t}: action {int(a[i])} of agent {i} is outside Discrete({n_actions})")
+    return a.astype(np.int64)
+
+
+def run_episode(env: OrbitComputeEnv, policy: ArrayPolicy, seed: int) -> dict[str, float]:
+    """One seeded episode; the policy gets copies of the observations, so it cannot alter the env."""
+    env.reset_arrays(seed)
+    policy.reset(seed)
+    N, A = env.params.n_sats, env.params.n_actions
+    while not env.truncated:
+        actions = policy.act_arrays(env._obs.copy(), env._mask.copy())
+        env.step_arrays(check_actions(actions, N, A, env.sim.t))
+    return episode_metrics(env)
+
+
+def _where(exc: BaseException) -> str:
+    """'ExcType: message (file:line)' of the innermost frame."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    loc = f" ({Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
+    return f"{type(exc).__name__}: {exc}{loc}"
+
+
+class Worker:
+    """Caches one env per (scenario, horizon) and one policy per (entry, scenario)."""
+
+    def __init__(self):
+        self.envs: dict[tuple[str, int], OrbitComputeEnv] = {}
+        self.policies: dict[tuple[str, str], ArrayPolicy] = {}
+
+    def run(self, task: dict[str, Any]) -> dict[str, Any]:
+        entry, scenario = task["entry"], task["scenario"]
+        key = (scenario, task["max_cycles"])
+        if key not in self.envs:
+            self.envs[key] = OrbitComputeEnv(scenario, max_cycles=task["max_cycles"])
+        env = self.envs[key]
+        pkey = (json.dumps(entry, sort_keys=True), scenario)
+        try:
+            if pkey not in self.policies:
+                self.policies[pkey] = build_policy(entry, env)
+        except Exception as e:  # noqa: BLE001 - any failure to load is the submission's, and is recorded
+            return {"status": "failed", "reason": f"could not load the policy: {_where(e)}"}
+        try:
+            return {"status": "ok", "metrics": run_episode(env, self.policies[pkey], task["seed"])}
+        except PolicyError as e:
+            return {"status": "failed", "reason": str(e)}
+        except Exception as e:  # noqa: BLE001
+            return {"status": "failed", "reason": f"crashed at step {env.sim.t}: {_where(e)}"}
+
+
+def main() -> None:
+    """Serve tasks until stdin closes. The protocol uses a private copy of stdout; fd 1 becomes stderr."""
+    proto = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    worker = Worker()
+    for line in sys.stdin:
+        task = json.loads(line)
+        reply = worker.run(task)
+        proto.write(json.dumps({"id": task["id"], **reply}) + "\n")
+        proto.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""Training (train/) and the learned-policy loader (agents/learned.py): small, seeded runs on CPU."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sb3_contrib")
+pytest.importorskip("safetensors")
+
+import torch  # noqa: E402
+
+from agents import make_policy  # noqa: E402
+from agents.learned import LearnedPolicy, PolicyFileError  # noqa: E402
+from orbit_env.cli import main  # noqa: E402
+from orbit_env.env import OrbitComputeEnv  # noqa: E402
+from train import export  # noqa: E402
+from train.config import ConfigError, EnvConfig, PPOConfig, RunConfig, TrainConfig, config_from_dict, load_config  # noqa: E402
+from train.ppo import RunError, build_env, checkpoints, load_checkpoint, train  # noqa: E402
+from train.vec_env import make_vec_env  # noqa: E402
+
+SCENARIO = "three-body-12"
+SHORT = {"episode.max_cycles": 40, "episode.dense_shaping": True}
+
+
+def tiny_config(timesteps: int, overrides=SHORT, checkpoint_every: int = 10**9) -> TrainConfig:
+    """2 episodes x 12 satellites, 64-step rollouts: 1,536 agent-steps per update."""
+    return TrainConfig(
+        scenario=SCENARIO,
+        timesteps=timesteps,
+        env=EnvConfig(n_envs=2, overrides=overrides),
+        ppo=PPOConfig(n_steps=64, batch_size=512, n_epochs=2, net_arch=[32, 32]),
+        run=RunConfig(checkpoint_every=checkpoint_every, baseline_episodes=1),
+    )
+
+
+def episode_return(make, overrides: dict, seeds) -> float:
+    """Mean over seeds of one satellite's training return (the team reward every agent gets)."""
+    env = OrbitComputeEnv(SCENARIO, overrides=overrides)
+    total = []
+    for seed in seeds:
+        policy = make(env)
+        policy.reset(seed)
+        obs, infos = env.reset(seed=seed)
+        ret = 0.0
+        while env.agents:
+            obs, rewards, _, _, infos = env.step(policy.act(obs, infos))
+            ret += rewards["sat_0"]
+        total.append(ret)
+    return float(np.mean(total))
+
+
+# ------------------------------------------------------------------------------------ the bridge
+
+
+def test_bridge_keeps_truncation_seeds_and_masks():
+    venv = make_vec_env(SCENARIO, 2, {"episode.max_cycles": 3})
+    N = venv.n_agents
+    assert venv.num_envs == 2 * N and venv.observation_space.shape == (venv.reset().shape[1],)
+    venv.seed(7)
+    first = venv.reset()
+    assert np.array_equal(venv.env_method("action_masks")[0], venv.action_masks()[0])
+    for _ in range(3):
+        venv.step_async(np.zeros(venv.num_envs, np.int64))
+        obs, rewards, dones, infos = venv.step_wait()
+    assert dones.all()
+    assert all(i["TimeLimit.truncated"] for i in infos)  # truncation, not termination: PPO bootstraps
+    assert all(i["terminal_observation"].shape == venv.observation_space.shape for i in infos)
+    assert [i for i, info in enumerate(infos) if "episode" in info] == [0, N]  # one return per episode
+    assert infos[0]["episode"]["l"] == 3 and "delivered_value" in infos[0]["metrics"]
+    venv.seed(7)
+    assert np.array_equal(venv.reset(), first)
+    assert not np.array_equal(first[:N], first[N:])  # the two episodes got different seeds
+
+
+# --------------------------------------------------------------------------- training and export
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    """One short run through the CLI: the policy every export test uses."""
+    out = tmp_path_factory.mktemp("run")
+    cfg = tmp_path_factory.mktemp("cfg") / "tiny.toml"
+    cfg.write_text(
+        f'scenario = "{SCENARIO}"\ntimesteps = 61_440\n'
+        '[env]\nn_envs = 2\noverrides = { "episode.max_cycles" = 120, "episode.dense_shaping" = true }\n'
+        "[ppo]\nn_steps = 128\nbatch_size = 768\nn_epochs = 4\nnet_arch = [64, 64]\nlearning_rate = 1e-3\n"
+        "[run]\ncheckpoint_every = 30_000\nbaseline_episodes = 1\n"
+    )
+    assert main(["train", "--config", str(cfg), "--out", str(out), "--seed", "3", "--quiet"]) == 0
+    return out
+
+
+def test_short_training_beats_random(run):
+    overrides = {"episode.max_cycles": 120, "episode.dense_shaping": True}
+    seeds = range(500, 504)
+    learned = episode_return(lambda env: LearnedPolicy.for_env(env, path=run / "policy.safetensors"), overrides, seeds)
+    random = episode_return(lambda env: make_policy("random", env), overrides, seeds)
+    assert learned > 1.2 * random
+    for name in ("curve.csv", "curve.png", "policy.json", "summary.json", "baselines.json"):
+        assert (run / name).is_file()
+    assert len(checkpoints(run)) >= 2 and any((run / "tb").iterdir())
+
+
+def test_exported_policy_acts_like_the_model(run):
+    saved = json.loads((run / "config.json").read_text())
+    cfg = config_from_dict(saved["config"])
+    venv = build_env(cfg)
+    model, _ = load_checkpoint(checkpoints(run)[-1], venv)
+    policy = LearnedPolicy.for_env(OrbitComputeEnv(SCENARIO), path=run / "policy.safetensors")
+    venv.seed(11)
+    venv.reset()
+    raw, masks = [], []
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        raw.append(venv.get_original_obs())
+        masks.append(venv.venv.action_masks().copy())
+        action = (rng.random(masks[-1].shape) * masks[-1]).argmax(axis=1)
+        venv.step(action)
+    raw, masks = np.concatenate(raw), np.concatenate(masks)
+    expected, _ = model.predict(venv.normalize_obs(raw), action_masks=masks, deterministic=True)
+    np.testing.assert_array_equal(policy.act_arrays(raw, masks), expected)
+    with torch.no_grad():
+        logits = model.policy.get_distribution(torch.as_tensor(venv.normalize_obs(raw))).distribution.logits.numpy()
+    np.testing.assert_allclose(policy.logits(raw) - policy.logits(raw).max(-1, keepdims=True), logits - logits.max(-1, keepdims=True), atol=1e-4)
+    # any leading axes: (episodes, satellites, D)
+    n = (len(raw) // 12) * 12
+    batched = policy.act_arrays(raw[:n].reshape(-1, 12, raw.shape[1]), masks[:n].reshape(-1, 12, masks.shape[1]))
+    np.testing.assert_array_equal(batched.reshape(-1), expected[:n])
+
+
+def test_corrupt_or_mismatched_policy_is_a_clear_error(run, tmp_path):
+    env = OrbitComputeEnv(SCENARIO)
+    weights, spec = tmp_path / "policy.safetensors", tmp_path / "policy.json"
+
+    def copy():
+        weights.write_bytes((run / "policy.safetensors").read_bytes())
+        spec.write_text((run / "policy.json").read_text())
+
+    copy()
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(PolicyFileError, match="sha256"):
+        LearnedPolicy.for_env(env, path=weights)
+
+    copy()
+    spec.write_text(spec.read_text()[:100])
+    with pytest.raises(PolicyFileError, match="not valid JSON"):
+        LearnedPolicy.for_env(env, path=weights)
+
+    copy()
+    weights.unlink()
+    with pytest.raises(PolicyFileError, match="cannot read policy weights"):
+        LearnedPolicy.for_env(env, path=spec)
+
+    copy()
+    doc = json.loads(spec.read_text())
+    doc["env"]["id"] = "orbit_compute_v9"
+    spec.write_text(json.dumps(doc))
+    with pytest.raises(PolicyFileError, match="orbit_compute_v9"):
+        LearnedPolicy.for_env(env, path=weights)
+
+    copy()
+    with pytest.raises(PolicyFileError, match="K=4 queue slots and M=2 neighbour terminals, this env has K=4, M=4"):
+        LearnedPolicy.for_env(OrbitComputeEnv(SCENARIO, overrides={"links.isl_terminals": 4}), path=weights)
+    with pytest.raises(PolicyFileError, match="action space mismatch"):
+        LearnedPolicy.for_env(OrbitComputeEnv(SCENARIO, overrides={"hardware.power_caps_w": [100.0, 200.0]}), path=weights)
+    # more or fewer satellites is fine: the spaces are per satellite
+    assert LearnedPolicy.for_env(OrbitComputeEnv(SCENARIO, overrides={"orbit.sats_per_plane": 6}), path=weights)
+
+
+def test_fixed_seed_gives_the_same_curve(tmp_path):
+    cfg = tiny_config(4 * 1536)
+    for name in ("a", "b"):
+        train(cfg, tmp_path / name, seed=5, progress=False)
+    rows = [[r[:-1] for r in csv.reader((tmp_path / n / "curve.csv").open())] for n in ("a", "b")]  # all but wall time
+    assert len(rows[0]) > 3 and rows[0] == rows[1]
+    assert (tmp_path / "a" / "policy.safetensors").read_bytes() == (tmp_path / "b" / "policy.safetensors").read_bytes()
+
+
+def test_resume_continues_steps_and_optimizer(tmp_path):
+    out = tmp_path / "run"
+    first = train(tiny_config(2 * 1536), out, seed=1, progress=False)
+    venv = build_env(tiny_config(1))
+    model1, meta1 = load_checkpoint(checkpoints(out)[-1], venv)
+    adam1 = model1.policy.optimizer.state_dict()["state"][0]
+    assert meta1["timesteps"] == first.timesteps == 3072 and int(adam1["step"]) > 0
+
+    with pytest.raises(RunError, match="already holds a run"):
+        train(tiny_config(4 * 1536), out, seed=1, progress=False)
+    with pytest.raises(RunError, match="seed 1"):
+        train(tiny_config(4 * 1536), out, seed=2, resume=True, progress=False)
+    second = train(tiny_config(4 * 1536), out, seed=1, resume=True, progress=False)
+    assert second.timesteps == 6144
+    model2, meta2 = load_checkpoint(checkpoints(out)[-1], build_env(tiny_config(1)))
+    adam2 = model2.policy.optimizer.state_dict()["state"][0]
+    assert meta2["timesteps"] == 6144 and model2._n_updates == 2 * model1._n_updates
+    assert int(adam2["step"]) == 2 * int(adam1["step"])  # Adam's moments and step count were carried over
+    steps = [int(r[0]) for r in list(csv.reader((out / "curve.csv").open()))[1:]]
+    assert steps == sorted(steps) and steps[-1] > 3072
+    with pytest.raises(RunError, match="no checkpoint"):
+        train(tiny_config(1536), tmp_path / "empty", seed=1, resume=True, progress=False)
+
+
+def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+    target = tmp_path / "ckpt.zip"
+    export.atomic_write(target, b"old")
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError):
+        export.atomic_write(target, b"new and much longer")
+    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["ckpt.zip"]
+
+
+def test_config_errors_name_the_key(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key 'n_step'"):
+        config_from_dict({"ppo": {"n_step": 10}})
+    with pytest.raises(ConfigError, match="unknown key 'nev'"):
+        config_from_dict({"nev": {}})
+    shipped = load_config(SCENARIO)
+    assert shipped.scenario == SCENARIO and shipped.env.overrides
+    assert load_config("walker-160") == TrainConfig(scenario="walker-160")
