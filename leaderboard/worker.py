@@ -92,8 +92,11 @@ class Worker:
     def run(self, task: dict[str, Any]) -> dict[str, Any]:
         entry, scenario = task["entry"], task["scenario"]
         key = (scenario, task["max_cycles"])
-        if key not in self.envs:
-            self.envs[key] = OrbitComputeEnv(scenario, max_cycles=task["max_cycles"])
+        try:
+            if key not in self.envs:
+                self.envs[key] = OrbitComputeEnv(scenario, max_cycles=task["max_cycles"])
+        except Exception as e:  # noqa: BLE001
+            return {"status": "failed", "reason": f"could not build scenario {scenario}: {_where(e)}"}
         env = self.envs[key]
         pkey = (json.dumps(entry, sort_keys=True), scenario)
         try:

@@ -137,7 +137,7 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
     temp = (state.temp_k - thermal.KELVIN - 40.0) / 60.0
     j = state.slots  # -1 gathers the sentinel job
     occupied = j >= 0
-    fill = np.count_nonzero(occupied, axis=1) / K
+    fill = occupied.sum(axis=1) / K
     lon = np.radians(eph.lon_deg[e])
     _fill(
         out[:, layout.own],

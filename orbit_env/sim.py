@@ -214,7 +214,7 @@ def _assign_slots(state: SimState, targets: np.ndarray, order_key: np.ndarray):
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order)) - first
     occupied = state.slots[targets] >= 0
-    accepted = rank < occupied.shape[1] - np.count_nonzero(occupied, axis=1)
+    accepted = rank < occupied.shape[1] - occupied.sum(axis=1)
     free_first = np.argsort(occupied, axis=1, kind="stable")  # each target's free slot indices first
     slot = free_first[np.arange(len(targets)), np.minimum(rank, occupied.shape[1] - 1)]
     return accepted, slot
@@ -222,6 +222,8 @@ def _assign_slots(state: SimState, targets: np.ndarray, order_key: np.ndarray):
 
 def _crash(state: SimState, params: Params, crashed: np.ndarray) -> float:
     """Roll the active jobs of ``crashed`` satellites back to their checkpoints; return lost reference seconds."""
+    if not crashed.any():
+        return 0.0
     j = state.active[crashed & (state.active >= 0)]
     lost = state.done_work[j] - state.ckpt_work[j]
     state.done_work[j] = state.ckpt_work[j]
@@ -232,6 +234,8 @@ def _crash(state: SimState, params: Params, crashed: np.ndarray) -> float:
 
 def _settle_on_board(params: Params, state: SimState, j: np.ndarray) -> None:
     """Jobs ``j`` come to rest on their satellite: RESULT (with its downlink bytes) if finished, else ONBOARD."""
+    if not len(j):
+        return
     done = state.done_work[j] >= state.jobs.work[j]
     state.place[j] = np.where(done, Place.RESULT, Place.ONBOARD)
     state.xfer_left[j] = np.where(done, params.model_result[state.jobs.model[j]], 0.0)
@@ -284,14 +288,14 @@ def step(
     state.n_arrived = n_new
     expired = (state.place == Place.GROUND) & (now > jobs.deadline_s + sc.workload.drop_after_h * 3600.0)
     state.place[expired] = Place.DROPPED
-    tot["jobs_dropped"] += int(expired.sum())
+    tot["jobs_dropped"] += np.count_nonzero(expired)
 
     # -- decode and validate actions against the mask of the current state
     if mask is None:
         mask = action_mask(params, state, eph)
     legal = mask[sats, actions].astype(bool)
     invalid = ~legal
-    tot["invalid_actions"] += int(invalid.sum())
+    tot["invalid_actions"] += np.count_nonzero(invalid)
     act_kind, act_slot, act_level, act_neigh = params.actions.tables
     kind = np.where(legal, act_kind[actions], Act.IDLE)
     k_slot = act_slot[actions]
@@ -311,7 +315,7 @@ def step(
     save_old = (switching | ckpt | send_active) & has_old & (state.done_work[old_j] > state.ckpt_work[old_j])
     overhead = np.where(save_old, ckpt_s(old_j), 0.0) + np.where(switching, ckpt_s(chosen), 0.0)
     state.ckpt_work[old_j[save_old]] = state.done_work[old_j[save_old]]
-    tot["checkpoints"] += int(save_old.sum())
+    tot["checkpoints"] += np.count_nonzero(save_old)
     state.active = np.where(run, chosen, np.where(send_active, -1, old))  # idle keeps the job loaded
     state.level = np.where(run, act_level[actions], state.level)
     computing = (run | ckpt) & (state.active >= 0)
@@ -322,7 +326,7 @@ def step(
     t_gpu = thermal.gpu_temp_c(state.temp_k, np.where(computing, cap_w, acc.idle_w), hw.gpu_k_per_w)
     shutdown = computing & (t_gpu >= acc.shutdown_c)
     throttled = computing & (t_gpu >= acc.throttle_c) & ~shutdown
-    tot["throttled_steps"] += int(throttled.sum())
+    tot["throttled_steps"] += np.count_nonzero(throttled)
     rate = params.model_thr[jobs.model[j]] * params.speed_per_cap[jobs.model[j], state.level] * np.where(throttled, 0.5, 1.0)
     compute_s = np.where(computing & ~shutdown, np.maximum(dt - overhead, 0.0), 0.0)
     end_work = np.where(np.isnan(jobs.fail_at_fraction[j]), jobs.work[j], jobs.fail_at_fraction[j] * jobs.work[j])
@@ -335,11 +339,12 @@ def step(
     state.done_work[fj] = jobs.work[fj]
     state.ckpt_work[fj] = jobs.work[fj]
     _settle_on_board(params, state, fj)
-    failed = j[ended & ~finished]  # the job itself failed or was cancelled (trace outcome): it leaves
-    state.slots[state.sat[failed], state.slot[failed]] = -1
-    state.place[failed] = Place.DROPPED
-    tot["jobs_failed"] += len(failed)
-    state.active[ended] = -1
+    if ended.any():
+        failed = j[ended & ~finished]  # the job itself failed or was cancelled (trace outcome): it leaves
+        state.slots[state.sat[failed], state.slot[failed]] = -1
+        state.place[failed] = Place.DROPPED
+        tot["jobs_failed"] += len(failed)
+        state.active[ended] = -1
     shaping = np.zeros(N)
     shaping[computing] = (jobs.value[j] * progress / jobs.work[j])[computing]
     gpu_busy = busy_s + np.where(save_old | switching, overhead, 0.0)
@@ -356,8 +361,8 @@ def step(
     lost_before = state.done_work.copy() if sc.episode.dense_shaping else None
     tot["work_lost_s"] += _crash(state, params, crash)
     state.recover_s = np.where(upset, sc.radiation.recovery_s, np.maximum(state.recover_s - dt, 0.0))
-    tot["upsets"] += int(upset.sum())
-    tot["thermal_shutdowns"] += int(shutdown.sum())
+    tot["upsets"] += np.count_nonzero(upset)
+    tot["thermal_shutdowns"] += np.count_nonzero(shutdown)
 
     # -- ISL: start sends, advance transfers, abort on broken links, land arrivals
     if send.any():
@@ -406,20 +411,22 @@ def step(
         state.xfer_left[live] -= links.shared_progress(state.sat[live], N, links.bytes_per_step(sc.ground.uplink_gbps, dt))
         state.place[live[state.xfer_left[live] <= 0]] = Place.ONBOARD
 
+    delivered_value = np.zeros(N)
     results = np.flatnonzero(state.place == Place.RESULT)
     results = results[contact[state.sat[results]]]
-    state.xfer_left[results] -= links.shared_progress(state.sat[results], N, links.bytes_per_step(sc.ground.downlink_gbps, dt))
-    delivered = results[state.xfer_left[results] <= 0]
-    value = value_at(jobs, delivered, now + dt, sc.workload.value_half_life_h)
-    delivered_value = np.bincount(state.sat[delivered], weights=value, minlength=N)
-    state.slots[state.sat[delivered], state.slot[delivered]] = -1
-    state.place[delivered] = Place.DONE
-    state.delivered_s[delivered] = now + dt
-    tot["delivered_value"] += float(value.sum())
-    tot["jobs_delivered"] += len(delivered)
-    tot["deadline_hits"] += int((now + dt <= jobs.deadline_s[delivered]).sum())
-    tot["useful_gpu_s"] += float(jobs.value[delivered].sum()) * 3600.0
-    tot["completion_s"] += float((now + dt - jobs.submit_s[delivered]).sum())
+    if len(results):
+        state.xfer_left[results] -= links.shared_progress(state.sat[results], N, links.bytes_per_step(sc.ground.downlink_gbps, dt))
+        delivered = results[state.xfer_left[results] <= 0]
+        value = value_at(jobs, delivered, now + dt, sc.workload.value_half_life_h)
+        delivered_value = np.bincount(state.sat[delivered], weights=value, minlength=N)
+        state.slots[state.sat[delivered], state.slot[delivered]] = -1
+        state.place[delivered] = Place.DONE
+        state.delivered_s[delivered] = now + dt
+        tot["delivered_value"] += float(value.sum())
+        tot["jobs_delivered"] += len(delivered)
+        tot["deadline_hits"] += np.count_nonzero(now + dt <= jobs.deadline_s[delivered])
+        tot["useful_gpu_s"] += float(jobs.value[delivered].sum()) * 3600.0
+        tot["completion_s"] += float((now + dt - jobs.submit_s[delivered]).sum())
 
     # -- power: loads, battery, safe mode (which crashes the active job and turns accelerators off)
     gpu_w = np.where(
@@ -436,7 +443,7 @@ def step(
         state.safe, bat.energy_wh / hw.battery_wh, hw.safe_mode_soc, hw.resume_soc, bat.unmet_w > 0
     )
     tot["work_lost_s"] += _crash(state, params, entered)
-    tot["safe_mode_entries"] += int(entered.sum())
+    tot["safe_mode_entries"] += np.count_nonzero(entered)
     if lost_before is not None:
         lost = lost_before - state.done_work
         lost_sats = np.maximum(state.sat, 0)

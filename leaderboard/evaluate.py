@@ -1,0 +1,267 @@
+"""The evaluator: runs entries over a suite split in worker processes and records every episode.
+
+Episodes run in parallel in ``python -m leaderboard.worker`` subprocesses (one per core by default),
+longest first. Each result is written to the store as soon as it arrives, in its own transaction, so an
+interrupted evaluation resumes where it stopped. An entry whose episode fails (its policy cannot be
+loaded, raises, returns malformed actions, kills its worker or exceeds the time limit) gets that failure
+recorded with the reason, and its remaining episodes are skipped; everything else carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from tqdm import tqdm
+
+from leaderboard.entries import Entry
+from leaderboard.metrics import KEYS
+from leaderboard.store import Key, Row, Store
+from leaderboard.suite import Episode, Suite, env_hash
+from orbit_env.ephemeris import satellite_count
+from orbit_env.scenario import load_scenario
+
+DEFAULT_TIMEOUT_S = 600.0
+ROOT = Path(__file__).resolve().parents[1]  # where the packages live, for the workers' import path
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    entry: Entry
+    entry_hash: str
+    episode: Episode
+
+
+@dataclass(frozen=True)
+class Summary:
+    episodes: int  # episodes that were still to run
+    ok: int
+    failed: int
+    skipped: int  # not run because their entry failed on another episode
+    already: int  # found recorded, so not run again
+    wall_s: float
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def worker_command() -> list[str]:
+    return [sys.executable, "-m", "leaderboard.worker"]
+
+
+class WorkerProcess:
+    """One worker subprocess; its stderr goes to a temporary file, quoted when it dies."""
+
+    def __init__(self, cmd: Sequence[str]):
+        self.err = tempfile.TemporaryFile()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        self.proc = subprocess.Popen(list(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, env=env)
+        self.buf = b""
+        self.task: Task | None = None
+        self.started = 0.0
+
+    def fileno(self) -> int:
+        return self.proc.stdout.fileno()
+
+    def send(self, task: Task) -> bool:
+        """Hand over a task; False if the process has already gone."""
+        ep = task.episode
+        line = {"id": task.id, "entry": task.entry.task(), "scenario": ep.scenario, "seed": ep.seed, "max_cycles": ep.max_cycles}
+        self.task, self.started = task, time.monotonic()
+        try:
+            self.proc.stdin.write((json.dumps(line) + "\n").encode())
+            self.proc.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError):
+            return False
+
+    def read(self) -> tuple[bool, list[bytes]]:
+        """(alive, complete lines) after the selector reported output."""
+        data = os.read(self.fileno(), 1 << 16)
+        self.buf += data
+        *lines, self.buf = self.buf.split(b"\n")
+        return bool(data), lines
+
+    def death(self) -> str:
+        """Why the process ended: exit status or signal, and the last line of its stderr."""
+        try:
+            code = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.proc.wait()
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        self.err.seek(0)
+        tail = [ln for ln in self.err.read().decode(errors="replace").splitlines() if ln.strip()][-1:]
+        return f"the worker process died ({how})" + (f": {tail[0].strip()}" if tail else "")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+    def close(self) -> None:
+        """Let the worker finish (its stdin closes), or kill it if it does not within a few seconds."""
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.proc.wait()
+        self.err.close()
+
+
+def parse_reply(raw: bytes, task: Task) -> tuple[str, str, dict[str, float] | None]:
+    """(status, reason, metrics) from a worker's reply line, distrusting its shape."""
+    try:
+        reply = json.loads(raw)
+        if reply.get("id") != task.id:
+            raise ValueError(f"reply for task {reply.get('id')!r}, expected {task.id}")
+        if reply.get("status") == "failed":
+            return "failed", str(reply.get("reason", ""))[:2000], None
+        metrics = reply["metrics"]
+        values = {k: float(metrics[k]) for k in KEYS}
+        if reply.get("status") != "ok":
+            raise ValueError(f"status {reply.get('status')!r}")
+        return "ok", "", values
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        return "failed", f"the worker sent a malformed reply ({e})", None
+
+
+def plan(entries: Sequence[Entry], suite: Suite, key: Key, store: Store, scenarios=None, retry_failed=False) -> tuple[list[Task], int]:
+    """The episodes still to run, longest first, and how many are already recorded.
+
+    An entry with a recorded failure is done (the board reports it) unless ``retry_failed``; an entry
+    whose submission could not be read gets that failure recorded here without starting anything.
+    """
+    episodes = suite.episodes(key.split, scenarios)
+    tasks: list[Task] = []
+    already = 0
+    for entry in entries:
+        h = entry.hash
+        store.add_entry(entry.name, h, entry.kind, entry.meta)
+        if retry_failed:
+            store.forget_failures(key, entry.name, h)
+        rows = store.rows(key, entry.name, h)
+        if any(r.status == "failed" for r in rows):
+            already += len(rows)
+            continue
+        if entry.error:
+            store.record(key, Row(entry.name, h, episodes[0].scenario, episodes[0].seed, "failed", entry.error, None, 0.0))
+            continue
+        done = {(r.scenario, r.seed) for r in rows}
+        already += len(done)
+        tasks += [Task(len(tasks), entry, h, ep) for ep in episodes if (ep.scenario, ep.seed) not in done]
+    size = {sc: satellite_count(load_scenario(sc)) for sc in {t.episode.scenario for t in tasks}}
+    tasks.sort(key=lambda t: size[t.episode.scenario] * t.episode.max_cycles, reverse=True)
+    return tasks, already
+
+
+def evaluate(
+    entries: Sequence[Entry],
+    suite: Suite,
+    split: str,
+    store: Store,
+    workers: int | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    scenarios: Sequence[str] | None = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+    worker_cmd: Sequence[str] | None = None,
+) -> Summary:
+    """Run every unrecorded episode of ``entries`` on ``suite``/``split`` and record each result.
+
+    ``worker_cmd`` replaces ``python -m leaderboard.worker`` (for a sandbox wrapper, or tests).
+    """
+    t0 = time.monotonic()
+    key = Key(suite.name, suite.hash, env_hash(), split)
+    tasks, already = plan(entries, suite, key, store, tuple(scenarios or ()), retry_failed)
+    pending = deque(tasks)
+    failed_entries: set[str] = set()
+    ok = failed = skipped = 0
+    cmd = list(worker_cmd or worker_command())
+    pool: list[WorkerProcess] = []
+    sel = selectors.DefaultSelector()
+    bar = tqdm(total=len(tasks), unit="episode", desc=f"suite {suite.name} {split}", disable=not progress or not tasks)
+
+    def spawn() -> WorkerProcess:
+        w = WorkerProcess(cmd)
+        sel.register(w, selectors.EVENT_READ)
+        pool.append(w)
+        return w
+
+    def retire(w: WorkerProcess) -> None:
+        sel.unregister(w)
+        pool.remove(w)
+        w.kill()
+        w.close()
+
+    def finish(task: Task, status: str, reason: str, metrics, wall: float) -> None:
+        nonlocal ok, failed
+        ep = task.episode
+        store.record(key, Row(task.entry.name, task.entry_hash, ep.scenario, ep.seed, status, reason, metrics, wall))
+        if status == "ok":
+            ok += 1
+        else:
+            failed += 1
+            failed_entries.add(task.entry.name)
+            tqdm.write(f"{task.entry.name}: failed on {ep.scenario} seed {ep.seed}: {reason}", file=sys.stderr)
+        bar.update(1)
+        bar.set_postfix(failed=failed)
+
+    try:
+        for _ in range(min(max(workers or default_workers(), 1), len(tasks))):
+            spawn()
+        while pending or any(w.task for w in pool):
+            for w in [w for w in pool if w.task is None]:
+                while pending and pending[0].entry.name in failed_entries:
+                    pending.popleft()
+                    skipped += 1
+                    bar.update(1)
+                if pending and not w.send(pending.popleft()):
+                    task = w.task
+                    finish(task, "failed", w.death(), None, 0.0)
+                    retire(w)
+                    spawn()
+            busy = [w for w in pool if w.task]
+            if not busy:
+                continue
+            wait = min(w.started + timeout_s for w in busy) - time.monotonic()
+            for sk, _ in sel.select(timeout=max(wait, 0.0)):
+                w = sk.fileobj
+                alive, lines = w.read()
+                for raw in lines:
+                    if w.task is not None:
+                        finish(w.task, *parse_reply(raw, w.task), time.monotonic() - w.started)
+                        w.task = None
+                if not alive:
+                    if w.task is not None:
+                        finish(w.task, "failed", w.death(), None, time.monotonic() - w.started)
+                    retire(w)
+                    if pending:
+                        spawn()
+            now = time.monotonic()
+            for w in [w for w in pool if w.task and now - w.started > timeout_s]:
+                finish(w.task, "failed", f"time-out: the episode took longer than {timeout_s:g} s", None, now - w.started)
+                retire(w)
+                if pending:
+                    spawn()
+    finally:
+        for w in list(pool):
+            retire(w)
+        bar.close()
+    return Summary(len(tasks), ok, failed, skipped, already, time.monotonic() - t0)
