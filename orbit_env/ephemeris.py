@@ -35,7 +35,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from skyfield.jpllib import SpiceKernel
 from skyfield.sgp4lib import TEME
 from tqdm import tqdm
 
+from orbit_env.atomic import atomic_write
 from orbit_env.orbits import (
     cluster_satrecs,
     first_raan_deg,
@@ -487,20 +487,10 @@ def _checksum(meta: dict, arrays: dict[str, np.ndarray]) -> str:
 
 def _write(path: Path, key: str, eph: Ephemeris) -> None:
     """Atomic write: a temporary file in the same directory, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {name: getattr(eph, name) for name in FIELDS}
     meta = {"version": EPHEMERIS_VERSION, "key": key, "dt_s": eph.dt_s, "station_names": list(eph.station_names)}
     meta["checksum"] = _checksum(meta, arrays)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)), **arrays))
 
 
 def _read(path: Path, key: str) -> Ephemeris:

@@ -170,7 +170,7 @@ def reset_state(params: Params, eph: Ephemeris, rng: np.random.Generator, jobs: 
 
 TOTALS = (
     "delivered_value", "jobs_delivered", "deadline_hits", "useful_gpu_s", "busy_gpu_s", "work_lost_s",
-    "energy_solar_wh", "energy_load_wh", "energy_gpu_wh", "energy_shunt_wh", "safe_mode_entries",
+    "energy_solar_wh", "energy_load_wh", "energy_gpu_wh", "energy_shunt_wh", "battery_cycles", "safe_mode_entries",
     "thermal_shutdowns", "upsets", "invalid_actions", "completion_s", "checkpoints", "isl_transfers",
     "isl_aborts", "jobs_dropped", "jobs_failed", "throttled_steps",
 )  # fmt: skip
@@ -462,6 +462,7 @@ def step(
     tot["energy_load_wh"] += float(load_w.sum()) * dt_h
     tot["energy_gpu_wh"] += float(gpu_w.sum()) * dt_h
     tot["energy_shunt_wh"] += float(bat.shunt_w.sum()) * dt_h
+    tot["battery_cycles"] += float(bat.discharge_w.sum()) * dt_h / (hw.battery_wh * N)  # equivalent full cycles per satellite (wear)
     state.t += 1
     return StepInfo(delivered_value, shaping, entered, shutdown, upset, invalid, solar_w, load_w, bat, t_gpu)
 
