@@ -21,7 +21,7 @@ from orbit_env.actions import Act, ActionLayout
 from orbit_env.ephemeris import Ephemeris
 from orbit_env.physics import links, power, radiation, thermal
 from orbit_env.scenario import Scenario
-from orbit_env.workload.catalog import MODELS
+from orbit_env.workload.catalog import MODELS, job_rate
 from orbit_env.workload.generator import JobBatch, generate_jobs
 
 
@@ -53,8 +53,8 @@ class Params:
     dt: float
     caps_w: np.ndarray  # (P,) power cap per accelerator
     n_accel: int
-    speed_per_cap: np.ndarray  # (n_models, P) throughput factor of DVFS per model and level
-    model_thr: np.ndarray  # (n_models,) units/s on this satellite at full speed (all accelerators)
+    rate_per_level: np.ndarray  # (n_models, P) units/s on this satellite (all accelerators) at each power cap
+    model_thr: np.ndarray  # (n_models,) units/s on this satellite at full power
     model_ckpt: np.ndarray  # (n_models,) checkpoint bytes
     model_data: np.ndarray  # (n_models,) dataset bytes
     model_result: np.ndarray  # (n_models,) result bytes
@@ -75,7 +75,6 @@ def make_params(scenario: Scenario, n_sats: int) -> Params:
     K, M, P = scenario.episode.queue_slots, scenario.links.isl_terminals, len(hw.power_caps_w)
     models = [MODELS[m] for m in scenario.workload.models]
     caps = np.asarray(hw.power_caps_w, dtype=float)
-    gammas = np.array([m.dvfs_gamma for m in models])[:, None]
     return Params(
         scenario=scenario,
         n_sats=n_sats,
@@ -85,8 +84,8 @@ def make_params(scenario: Scenario, n_sats: int) -> Params:
         dt=scenario.episode.dt_s,
         caps_w=caps,
         n_accel=hw.accelerators_per_sat,
-        speed_per_cap=power.dvfs_speed(caps[None, :], acc.idle_w, acc.work_w, gammas),
-        model_thr=np.array([m.throughput for m in models]) * acc.relative_speed * hw.accelerators_per_sat,
+        rate_per_level=np.array([job_rate(m, acc, caps, hw.accelerators_per_sat) for m in models]),
+        model_thr=np.array([job_rate(m, acc, None, hw.accelerators_per_sat) for m in models]),
         model_ckpt=np.array([m.checkpoint_bytes for m in models]),
         model_data=np.array([m.dataset_bytes for m in models]),
         model_result=np.array([m.result_bytes for m in models]),
@@ -327,7 +326,7 @@ def step(
     shutdown = computing & (t_gpu >= acc.shutdown_c)
     throttled = computing & (t_gpu >= acc.throttle_c) & ~shutdown
     tot["throttled_steps"] += np.count_nonzero(throttled)
-    rate = params.model_thr[jobs.model[j]] * params.speed_per_cap[jobs.model[j], state.level] * np.where(throttled, 0.5, 1.0)
+    rate = params.rate_per_level[jobs.model[j], state.level] * np.where(throttled, 0.5, 1.0)  # hardware slowdown
     compute_s = np.where(computing & ~shutdown, np.maximum(dt - overhead, 0.0), 0.0)
     end_work = np.where(np.isnan(jobs.fail_at_fraction[j]), jobs.work[j], jobs.fail_at_fraction[j] * jobs.work[j])
     busy_s = np.minimum(compute_s, (end_work - state.done_work[j]) / np.maximum(rate, 1e-12))
