@@ -4,7 +4,6 @@ invariants under random actions, bad actions, registration."""
 from __future__ import annotations
 
 import gymnasium
-import numpy as np
 import pettingzoo
 import pytest
 

@@ -117,7 +117,7 @@ def test_eclipse_drains_battery_into_safe_mode_which_crashes_the_job():
     hw = params.scenario.hardware
     state = start(params, eph, [1e15])
     # 450 W cap: load = bus 150 + GPU 450 + radio 30 = 630 W from 450 Wh at 0.965 efficiency
-    info = run_until(params, state, eph, int(params.actions.run(0, 1)), lambda s, i: bool(i.safe_entered[0]))
+    run_until(params, state, eph, int(params.actions.run(0, 1)), lambda s, i: bool(i.safe_entered[0]))
     drawn_wh = (hw.initial_soc - hw.safe_mode_soc) * hw.battery_wh / 1.0
     expected_steps = math.ceil(drawn_wh / (630.0 / 0.965 / 60.0))
     assert abs(state.t - expected_steps) <= 1
@@ -131,7 +131,7 @@ def test_eclipse_drains_battery_into_safe_mode_which_crashes_the_job():
 def test_thermal_shutdown_crashes_and_clears_when_cool():
     params, eph = world(**{"hardware.gpu_k_per_w": 0.2})  # 700 W -> +140 K: instant shutdown
     state = start(params, eph, [1e15])
-    info = run_until(params, state, eph, int(params.actions.run(0, 2)), lambda s, i: bool(i.thermal_shutdown[0]))
+    run_until(params, state, eph, int(params.actions.run(0, 2)), lambda s, i: bool(i.thermal_shutdown[0]))
     assert state.thermal_off[0] and state.totals["thermal_shutdowns"] == 1
     # idle until the junction (node + 0.2 K/W x 75 W idle) is below 87 C: it clears
     run_until(params, state, eph, 0, lambda s, i: not s.thermal_off[0])
