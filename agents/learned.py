@@ -34,17 +34,21 @@ class PolicyFileError(ValueError):
 
 
 def spec_path_for(path: str | Path) -> Path:
-    """``policy.json`` beside ``policy.safetensors`` (either name may be given)."""
-    return Path(path).with_suffix(".json")
+    """The spec of a policy: ``path`` itself, or ``policy.json`` beside a given ``policy.safetensors``."""
+    path = Path(path)
+    return path if path.suffix == ".json" else path.with_suffix(".json")
 
 
 def read_policy_files(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The (spec, tensors) of a policy, verified: format, checksum, and tensor shapes against the spec."""
+    """The (spec, tensors) of a policy, verified: format, checksum, and tensor shapes against the spec.
+
+    ``path`` is the spec (or the weights file beside it); the spec names its weights file, which must
+    sit in the same folder.
+    """
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
     spec_file = spec_path_for(path)
-    weights_file = spec_file.with_suffix(".safetensors")
     try:
         spec = json.loads(spec_file.read_text())
     except FileNotFoundError:
@@ -55,12 +59,17 @@ def read_policy_files(path: str | Path) -> tuple[dict[str, Any], dict[str, np.nd
         raise PolicyFileError(f"{spec_file} is not an orbit-env policy spec (expected \"format\": \"{FORMAT}\")")
     if spec.get("format_version") != FORMAT_VERSION:
         raise PolicyFileError(f"{spec_file} has format_version {spec.get('format_version')!r}; this loader reads {FORMAT_VERSION}")
+    weights = spec.get("weights") if isinstance(spec.get("weights"), dict) else {}
+    name = weights.get("file")
+    if not isinstance(name, str) or Path(name).name != name or not name:
+        raise PolicyFileError(f"{spec_file}: weights.file must name a file in the same folder, got {name!r}")
+    weights_file = spec_file.parent / name
     try:
         blob = weights_file.read_bytes()
     except OSError as e:
         raise PolicyFileError(f"cannot read policy weights {weights_file}: {e}") from None
     digest = hashlib.sha256(blob).hexdigest()
-    if digest != spec.get("weights", {}).get("sha256"):
+    if digest != weights.get("sha256"):
         raise PolicyFileError(f"policy weights {weights_file} do not match the sha256 in {spec_file}: the file is corrupt or from another export")
     try:
         tensors = load(blob)
@@ -100,7 +109,7 @@ def check_compatible(spec: dict[str, Any], layout: Layout, actions: ActionLayout
     if trained != ENV_VERSION:
         raise PolicyFileError(f"the policy was trained on env {trained!r} but this is {ENV_VERSION!r}; retrain or use a matching orbit-env")
     obs = spec["observation"]
-    if obs.get("names") != layout.names():
+    if obs.get("size") != layout.size or obs.get("names") != layout.names():
         if obs.get("K") != layout.K or obs.get("M") != layout.M:
             raise PolicyFileError(
                 f"observation layout mismatch: the policy was trained with K={obs.get('K')} queue slots and "
@@ -139,17 +148,17 @@ class LearnedPolicy(ArrayPolicy):
         norm = self.spec.get("normalize", {})
         self.obs_norm = None
         if norm.get("obs"):
-            std = np.sqrt(tensors["obs_var"].astype(np.float32) + np.float32(norm["epsilon"]))
-            self.obs_norm = (tensors["obs_mean"].astype(np.float32), std, np.float32(norm["clip"]))
+            std = np.sqrt(tensors["obs_var"].astype(np.float64) + norm["epsilon"])
+            self.obs_norm = (tensors["obs_mean"].astype(np.float64), std, float(norm["clip"]))
         self.deterministic = self.spec.get("act", {}).get("deterministic", True) if deterministic is None else deterministic
         self.name = self.spec.get("name", self.name)
 
     def logits(self, obs: np.ndarray) -> np.ndarray:
         """(..., A) unmasked logits for (..., D) observations."""
         x = np.asarray(obs, np.float32)
-        if self.obs_norm is not None:
+        if self.obs_norm is not None:  # in float64, then float32, exactly as VecNormalize does in training
             mean, std, clip = self.obs_norm
-            x = np.clip((x - mean) / std, -clip, clip)
+            x = np.clip((x - mean) / std, -clip, clip).astype(np.float32)
         for w, b in self.layers:
             x = self.activation(x @ w.T + b)
         w, b = self.output
@@ -161,3 +170,8 @@ class LearnedPolicy(ArrayPolicy):
             return logits.argmax(axis=-1)
         gumbel = -np.log(-np.log(self.rng.random(logits.shape)))
         return (logits + gumbel).argmax(axis=-1)
+
+
+def load_policy(spec_path: str | Path, env) -> LearnedPolicy:
+    """The leaderboard's entry point: the policy of ``spec_path`` for ``env``, checked against it."""
+    return LearnedPolicy.for_env(env, path=spec_path)

@@ -1,8 +1,10 @@
 """The board: every entry's results on a suite split, normalised and aggregated, read from the store.
 
-An entry is *ranked* when every episode of the split is recorded as ok, *failed* when an episode is
-recorded as a failure (with the reason), and *incomplete* otherwise (an evaluation was interrupted or
-has not run: rerunning it resumes). Scores need the suite's zero and reference baselines complete.
+An entry is *ranked* when every episode of the split is recorded as ok; *partial* when it plays only
+some scenarios (a submission may say which, e.g. a network trained for one constellation size) and all
+of their episodes are ok: it gets per-scenario scores but no place in the ranking; *failed* when an
+episode is recorded as a failure (with the reason); and *incomplete* otherwise (an evaluation was
+interrupted or has not run: rerunning it resumes). Scores need the suite's zero and reference baselines.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class EntryResult:
     entry_hash: str
     kind: str
     meta: dict[str, Any]
-    status: str  # "ranked", "incomplete" or "failed"
+    status: str  # "ranked", "partial", "incomplete" or "failed"
     reason: str  # why it failed, or what is missing
     done: int  # episodes recorded ok
     values: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # scenario -> metric -> per seed
@@ -36,9 +38,10 @@ class EntryResult:
     mean_score: float | None = None
     scenario_scores: dict[str, Interval] = field(default_factory=dict)
 
-    def overall(self, metric: str) -> float:
-        """Mean of a metric over all episodes (NaN episodes, e.g. no deliveries, left out)."""
-        v = np.concatenate([self.values[s][metric] for s in self.values])
+    def mean(self, metric: str, scenario: str | None = None) -> float:
+        """Mean of a metric per episode, over one scenario or all; episodes where it is undefined (NaN,
+        e.g. the completion time without deliveries) are left out."""
+        v = np.concatenate([self.values[s][metric] for s in ([scenario] if scenario else self.values)])
         return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
 
     def all_scores(self) -> np.ndarray:
@@ -59,13 +62,19 @@ class Board:
         return [e for e in self.entries if e.status == "ranked"]
 
     @property
+    def played(self) -> list[EntryResult]:
+        """Entries with results on every episode of the scenarios they play: the ranked and the partial."""
+        return [e for e in self.entries if e.status in ("ranked", "partial")]
+
+    @property
     def scored(self) -> bool:
         return not self.note
 
 
 def _result(store: Store, key: Key, suite: Suite, name: str, entry_hash: str) -> EntryResult:
-    episodes = suite.episodes(key.split)
     kind, meta = store.meta(name, entry_hash)
+    plays = [sc for sc in suite.scenarios if sc in meta.get("scenarios", suite.scenarios)]
+    episodes = suite.episodes(key.split, tuple(plays)) if plays else []
     rows = store.rows(key, name, entry_hash)
     order = {(ep.scenario, ep.seed): i for i, ep in enumerate(episodes)}
     failures = sorted((r for r in rows if r.status == "failed"), key=lambda r: order.get((r.scenario, r.seed), len(order)))
@@ -74,12 +83,16 @@ def _result(store: Store, key: Key, suite: Suite, name: str, entry_hash: str) ->
     if failures:
         f = failures[0]
         res.status, res.reason = "failed", f"{f.scenario} seed {f.seed}: {f.reason}"
+    elif not plays:
+        res.status, res.reason = "incomplete", "plays none of this suite's scenarios"
     elif len(ok) < len(episodes):
         res.status, res.reason = "incomplete", f"{len(ok)} of {len(episodes)} episodes recorded"
     else:
-        for sc in suite.scenarios:
+        for sc in plays:
             seeds = [ep.seed for ep in episodes if ep.scenario == sc]
             res.values[sc] = {k: np.array([ok[(sc, s)][k] for s in seeds], float) for k in KEYS}
+        if len(plays) < len(suite.scenarios):
+            res.status, res.reason = "partial", f"plays {', '.join(plays)} only: see the per-scenario tables"
     return res
 
 
@@ -88,8 +101,9 @@ def _score(res: EntryResult, zero: EntryResult, ref: EntryResult) -> None:
         z, r = zero.values[sc]["delivered_value"].mean(), ref.values[sc]["delivered_value"].mean()
         res.scores[sc] = stats.normalise(vals["delivered_value"], z, r)
         res.scenario_scores[sc] = stats.stratified_bootstrap([res.scores[sc]], stats.mean)
-    res.iqm = stats.stratified_bootstrap(list(res.scores.values()), stats.iqm)
-    res.mean_score = float(res.all_scores().mean())
+    if res.status == "ranked":
+        res.iqm = stats.stratified_bootstrap(list(res.scores.values()), stats.iqm)
+        res.mean_score = float(res.all_scores().mean())
 
 
 def build_board(store: Store, suite: Suite, split: str, current: Sequence[Entry] = ()) -> Board:
@@ -104,15 +118,18 @@ def build_board(store: Store, suite: Suite, split: str, current: Sequence[Entry]
     board = Board(suite, split, key.env_hash, len(suite.episodes(split)), [])
     zero, ref = results.get(suite.zero), results.get(suite.reference)
     if zero is None or ref is None or zero.status != "ranked" or ref.status != "ranked":
-        board.note = f"scores need the {suite.zero} and {suite.reference} baselines evaluated on every episode: run `orbit-env leaderboard`"
+        board.note = (
+            f"scores need the {suite.zero} and {suite.reference} baselines on every episode of this split: run "
+            f"`orbit-env evaluate {suite.zero} {suite.reference} --suite {suite.name} --split {split}` or `orbit-env leaderboard`"
+        )
     else:
         try:
             for res in results.values():
-                if res.status == "ranked":
+                if res.status in ("ranked", "partial"):
                     _score(res, zero, ref)
         except ValueError as e:
             board.note = f"scores are undefined: {e}"
-    rank = {"ranked": 0, "incomplete": 1, "failed": 2}
+    rank = {"ranked": 0, "partial": 1, "incomplete": 2, "failed": 3}
     board.entries = sorted(
         results.values(), key=lambda r: (rank[r.status], -(r.iqm[0] if r.iqm and board.scored else 0.0), r.name)
     )

@@ -18,6 +18,7 @@ from typing import Any
 import agents
 from agents.heuristics import HEURISTICS
 from leaderboard.suite import tree_hash
+from orbit_env.scenario import shipped_scenarios
 
 SUBMISSIONS_DIR = Path(__file__).parent / "submissions"
 KINDS = ("heuristic", "safetensors")
@@ -26,7 +27,7 @@ REQUIRED = {
     "name": str, "kind": str, "authors": list, "description": str, "orbit_env_version": str, "env_modified": bool,
     "deterministic": bool, "tuned_on": str, "tuning": str, "hardware": str,
 }  # fmt: skip
-OPTIONAL = {"training_env_steps": int, "url": str}
+OPTIONAL = {"training_env_steps": int, "url": str, "scenarios": list}
 
 
 class SubmissionError(ValueError):
@@ -44,6 +45,7 @@ class Entry:
     heuristic: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     specs: dict[str, str] = field(default_factory=dict)  # scenario or "*" -> spec path inside ``folder``
+    scenarios: tuple[str, ...] = ()  # the scenarios it plays; empty: all of the suite
     folder: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
     error: str = ""
@@ -56,7 +58,8 @@ class Entry:
     @property
     def hash(self) -> str:
         """Identity of what is evaluated: the definition, the policy files and the agents code that runs them."""
-        h = hashlib.sha256(json.dumps({**self.task(), "folder": "", "error": self.error}, sort_keys=True).encode())
+        definition = {**self.task(), "folder": "", "scenarios": self.scenarios, "error": self.error}
+        h = hashlib.sha256(json.dumps(definition, sort_keys=True).encode())
         h.update(tree_hash(Path(agents.__file__).parent, ("*.py",)).encode())
         if self.folder:
             h.update(tree_hash(Path(self.folder), ("*",)).encode())
@@ -107,18 +110,23 @@ def read_submission(folder: Path) -> Entry:
         raise SubmissionError(f"{toml}: name {meta['name']!r} must be lower-case letters, digits and '-' (at most 64)")
     if meta["name"] in HEURISTICS:
         raise SubmissionError(f"{toml}: name {meta['name']!r} is taken by a baseline; choose another")
+    scenarios = tuple(meta.get("scenarios", ()))
+    unknown = [sc for sc in scenarios if sc not in shipped_scenarios()]
+    if unknown or (meta.get("scenarios") is not None and not scenarios):
+        raise SubmissionError(f"{toml}: scenarios = {list(scenarios)} must name shipped scenarios: {', '.join(shipped_scenarios())}")
+    common = {"folder": str(folder), "meta": meta, "scenarios": scenarios}
     kind = meta["kind"]
     where = f"{toml} [policy]"
     if kind == "heuristic":
         _check(policy, {"heuristic": str}, where, True)
         _check(policy, {"params": dict}, where, False)
-        return Entry(meta["name"], kind, heuristic=policy["heuristic"], params=policy.get("params", {}), folder=str(folder), meta=meta)
+        return Entry(meta["name"], kind, heuristic=policy["heuristic"], params=policy.get("params", {}), **common)
     if kind == "safetensors":
         _check(policy, {"spec": str}, where, True)
         _check(policy, {"specs": dict}, where, False)
         specs = {"*": _inside(folder, policy["spec"], where)}
         specs.update({sc: _inside(folder, rel, where) for sc, rel in policy.get("specs", {}).items()})
-        return Entry(meta["name"], kind, specs=specs, folder=str(folder), meta=meta)
+        return Entry(meta["name"], kind, specs=specs, **common)
     raise SubmissionError(f"{toml}: kind = {kind!r} is not one of {', '.join(KINDS)}")
 
 

@@ -20,7 +20,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from tqdm import tqdm
 
@@ -33,6 +33,10 @@ from orbit_env.scenario import load_scenario
 
 DEFAULT_TIMEOUT_S = 600.0
 ROOT = Path(__file__).resolve().parents[1]  # where the packages live, for the workers' import path
+
+
+class EvaluationError(RuntimeError):
+    """The evaluation itself cannot go on (not a submission's fault); recorded episodes are kept."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class WorkerProcess:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.proc = subprocess.Popen(list(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, env=env)
         self.buf = b""
+        self.ready = False  # set when the worker has started and said so
         self.task: Task | None = None
         self.started = 0.0
 
@@ -111,18 +116,14 @@ class WorkerProcess:
             self.proc.kill()
 
     def close(self) -> None:
-        """Let the worker finish (its stdin closes), or kill it if it does not within a few seconds."""
-        for stream in (self.proc.stdin, self.proc.stdout):
+        """Stop the process (whatever it was doing is abandoned) and release its pipes and files."""
+        self.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.err):
             try:
                 stream.close()
             except OSError:
                 pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            self.proc.wait()
-        self.err.close()
 
 
 def parse_reply(raw: bytes, task: Task) -> tuple[str, str, dict[str, float] | None]:
@@ -140,6 +141,16 @@ def parse_reply(raw: bytes, task: Task) -> tuple[str, str, dict[str, float] | No
         return "ok", "", values
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         return "failed", f"the worker sent a malformed reply ({e})", None
+
+
+def check_ready(raw: bytes, expected_env: str) -> None:
+    """A worker's first line names the env it imported: it must be the one the results are keyed by."""
+    env = json.loads(raw).get("env")
+    if env != expected_env:
+        raise EvaluationError(
+            f"the environment changed while evaluating (a worker imported {env}, the evaluation started with "
+            f"{expected_env}); rerun: episodes recorded so far are kept under the old version"
+        )
 
 
 def plan(entries: Sequence[Entry], suite: Suite, key: Key, store: Store, scenarios=None, retry_failed=False) -> tuple[list[Task], int]:
@@ -165,7 +176,8 @@ def plan(entries: Sequence[Entry], suite: Suite, key: Key, store: Store, scenari
             continue
         done = {(r.scenario, r.seed) for r in rows}
         already += len(done)
-        tasks += [Task(len(tasks), entry, h, ep) for ep in episodes if (ep.scenario, ep.seed) not in done]
+        mine = [ep for ep in episodes if not entry.scenarios or ep.scenario in entry.scenarios]
+        tasks += [Task(len(tasks), entry, h, ep) for ep in mine if (ep.scenario, ep.seed) not in done]
     size = {sc: satellite_count(load_scenario(sc)) for sc in {t.episode.scenario for t in tasks}}
     tasks.sort(key=lambda t: size[t.episode.scenario] * t.episode.max_cycles, reverse=True)
     return tasks, already
@@ -207,7 +219,6 @@ def evaluate(
     def retire(w: WorkerProcess) -> None:
         sel.unregister(w)
         pool.remove(w)
-        w.kill()
         w.close()
 
     def finish(task: Task, status: str, reason: str, metrics, wall: float) -> None:
@@ -223,43 +234,46 @@ def evaluate(
         bar.update(1)
         bar.set_postfix(failed=failed)
 
+    def replace(w: WorkerProcess) -> None:
+        """Retire a worker that died or hung; one that died before it was ready means the command is broken."""
+        retire(w)
+        if not w.ready:
+            raise EvaluationError(f"the worker command {' '.join(cmd)} failed to start: {w.death()}")
+        if pending:
+            spawn()
+
     try:
         for _ in range(min(max(workers or default_workers(), 1), len(tasks))):
             spawn()
         while pending or any(w.task for w in pool):
-            for w in [w for w in pool if w.task is None]:
+            for w in [w for w in pool if w.ready and w.task is None]:
                 while pending and pending[0].entry.name in failed_entries:
                     pending.popleft()
                     skipped += 1
                     bar.update(1)
                 if pending and not w.send(pending.popleft()):
-                    task = w.task
-                    finish(task, "failed", w.death(), None, 0.0)
-                    retire(w)
-                    spawn()
-            busy = [w for w in pool if w.task]
-            if not busy:
-                continue
-            wait = min(w.started + timeout_s for w in busy) - time.monotonic()
+                    finish(w.task, "failed", w.death(), None, 0.0)
+                    replace(w)
+            now = time.monotonic()
+            wait = min((w.started + timeout_s for w in pool if w.task), default=now + 1.0) - now
             for sk, _ in sel.select(timeout=max(wait, 0.0)):
                 w = sk.fileobj
                 alive, lines = w.read()
                 for raw in lines:
-                    if w.task is not None:
+                    if raw.startswith(b'{"ready"'):
+                        check_ready(raw, key.env_hash)
+                        w.ready = True
+                    elif w.task is not None:
                         finish(w.task, *parse_reply(raw, w.task), time.monotonic() - w.started)
                         w.task = None
                 if not alive:
                     if w.task is not None:
                         finish(w.task, "failed", w.death(), None, time.monotonic() - w.started)
-                    retire(w)
-                    if pending:
-                        spawn()
+                    replace(w)
             now = time.monotonic()
             for w in [w for w in pool if w.task and now - w.started > timeout_s]:
                 finish(w.task, "failed", f"time-out: the episode took longer than {timeout_s:g} s", None, now - w.started)
-                retire(w)
-                if pending:
-                    spawn()
+                replace(w)
     finally:
         for w in list(pool):
             retire(w)

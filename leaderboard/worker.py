@@ -1,6 +1,8 @@
 """The evaluation worker: a separate process that builds policies and runs episodes.
 
-The evaluator starts it as ``python -m leaderboard.worker`` and talks to it in JSON lines: one task per
+The evaluator starts it as ``python -m leaderboard.worker`` and talks to it in JSON lines: the worker
+says ``{"ready": true, "env": <env hash>}`` once started (episode time limits count from then; the
+evaluator checks that the env it imported is the one results are keyed by), then gets one task per
 line on stdin (``{"id", "entry", "scenario", "seed", "max_cycles"}``), one reply per line on the
 protocol channel (``{"id", "status": "ok", "metrics"}`` or ``{"id", "status": "failed", "reason"}``).
 Policy files are opened only here. Whatever a policy prints goes to stderr, so it cannot corrupt the
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -22,6 +25,7 @@ import numpy as np
 from agents.heuristics import make_policy
 from agents.policy import ArrayPolicy
 from leaderboard.metrics import episode_metrics
+from leaderboard.suite import env_hash
 from orbit_env.env import OrbitComputeEnv
 
 
@@ -112,10 +116,23 @@ class Worker:
             return {"status": "failed", "reason": f"crashed at step {env.sim.t}: {_where(e)}"}
 
 
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this worker when the evaluator dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the evaluator died before prctl took effect
+            sys.exit(0)
+
+
 def main() -> None:
     """Serve tasks until stdin closes. The protocol uses a private copy of stdout; fd 1 becomes stderr."""
+    _die_with_parent()
     proto = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
+    proto.write(json.dumps({"ready": True, "env": env_hash()}) + "\n")
+    proto.flush()
     worker = Worker()
     for line in sys.stdin:
         task = json.loads(line)

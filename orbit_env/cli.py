@@ -1,4 +1,5 @@
-"""The ``orbit-env`` command line: list scenarios, run an episode, check conformance."""
+"""The ``orbit-env`` command line: list scenarios, run an episode, check conformance, train, and the
+leaderboard's evaluate / leaderboard / board (defined in ``leaderboard.cli``)."""
 
 from __future__ import annotations
 
@@ -145,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_train)
+
+    from leaderboard.cli import add_commands
+
+    add_commands(sub)
     return p
 
 

@@ -1,0 +1,5 @@
+"""The orbit-env benchmark: suite, evaluator, statistics, results store, rendered board, submissions.
+
+``orbit-env leaderboard`` evaluates every registered entry (the baseline heuristics and the folders in
+``leaderboard/submissions/``) on suite v1 and prints the board; see README_SECTION.md and SUBMISSIONS.md.
+"""

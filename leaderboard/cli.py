@@ -1,0 +1,160 @@
+"""The leaderboard's subcommands of ``orbit-env``: evaluate, leaderboard (the main job) and board."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import signal
+import sys
+from pathlib import Path
+
+from leaderboard.evaluate import DEFAULT_TIMEOUT_S, EvaluationError, Summary
+
+BOARD_DIR = Path(__file__).parent  # LEADERBOARD.md, README_SECTION.md and leaderboard.html live here
+
+
+def _common(sp: argparse.ArgumentParser, evaluates: bool = True) -> None:
+    from leaderboard.suite import SPLITS, SUITES
+
+    sp.add_argument("--suite", default="v1", choices=sorted(SUITES), help="benchmark suite (default v1; smoke is a 1-minute check)")
+    sp.add_argument("--split", default="test", choices=SPLITS, help="seed split: test (the board) or dev (for tuning); default test")
+    sp.add_argument("--db", help="results database (default leaderboard/results.sqlite, or $ORBIT_ENV_RESULTS)")
+    if evaluates:
+        sp.add_argument("--workers", type=int, help="parallel worker processes (default: one per core)")
+        sp.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help=f"seconds an episode may take before it counts as a failure (default {DEFAULT_TIMEOUT_S:g})")
+        sp.add_argument("--retry-failed", action="store_true", help="evaluate entries with recorded failures again")
+        sp.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _run(args, entries, scenarios=None) -> Summary:
+    from leaderboard.evaluate import evaluate
+    from leaderboard.store import Store
+    from leaderboard.suite import get_suite
+
+    signal.signal(signal.SIGTERM, _interrupt)  # a terminated evaluation stops its workers and keeps its rows
+    store = Store(args.db)
+    try:
+        return evaluate(entries, get_suite(args.suite), args.split, store, workers=args.workers, timeout_s=args.timeout,
+                        scenarios=scenarios, retry_failed=args.retry_failed, progress=not args.quiet)  # fmt: skip
+    finally:
+        store.close()
+
+
+def _board(args, current=()):
+    from leaderboard.board import build_board
+    from leaderboard.store import Store
+    from leaderboard.suite import get_suite
+
+    store = Store(args.db)
+    try:
+        return build_board(store, get_suite(args.suite), args.split, current)
+    finally:
+        store.close()
+
+
+def _user_errors(cmd):
+    """Bad input (unknown policy, invalid submission, unusable database) or an evaluation that cannot go on
+    is a message and exit code 2, not a traceback."""
+
+    @functools.wraps(cmd)
+    def wrapped(args) -> int:
+        try:
+            return cmd(args)
+        except (ValueError, EvaluationError) as e:
+            print(f"orbit-env: error: {e}", file=sys.stderr)
+            return 2
+
+    return wrapped
+
+
+def _summary(s: Summary) -> str:
+    failed = f", {s.failed} failed" + (f" ({s.skipped} skipped after a failure)" if s.skipped else "") if s.failed else ""
+    return f"evaluated {s.ok} episodes{failed} in {s.wall_s:.0f} s; {s.already} were already recorded"
+
+
+@_user_errors
+def cmd_evaluate(args) -> int:
+    from leaderboard.entries import resolve
+    from leaderboard.render import md_table, main_table, unranked_table
+
+    entries = [resolve(p) for p in args.policy]
+    summary = _run(args, entries, args.scenario)
+    board = _board(args)
+    print(_summary(summary))
+    if board.note:
+        print(f"note: {board.note}")
+    mine = {e.name for e in entries}
+    header, rows = main_table(board)
+    print("\n".join(md_table((header, [r for r in rows if not args.only or r[1].rstrip(" †") in mine]))))
+    header, rows = unranked_table(board)
+    rows = [r for r in rows if r[0].rstrip(" †") in mine]
+    if rows:
+        print("\n" + "\n".join(md_table((header, rows))))
+    return 1 if summary.failed else 0
+
+
+@_user_errors
+def cmd_leaderboard(args) -> int:
+    from leaderboard.entries import registered
+    from leaderboard.render import markdown, write
+
+    entries = registered()
+    summary = _run(args, entries)
+    board = _board(args, entries)
+    print(markdown(board))
+    out = args.out or (BOARD_DIR if (args.suite, args.split) == ("v1", "test") else None)
+    if out and not args.no_write:
+        paths = write(board, out)
+        print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    print(_summary(summary), file=sys.stderr)
+    return 0
+
+
+@_user_errors
+def cmd_board(args) -> int:
+    from leaderboard.entries import registered
+    from leaderboard.render import markdown, write
+
+    entries = registered()
+    board = _board(args, entries)
+    print(markdown(board))
+    if args.write:
+        write(board, args.write)
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Add evaluate, leaderboard and board to the ``orbit-env`` subparsers."""
+    from agents.heuristics import HEURISTICS
+
+    sp = sub.add_parser(
+        "evaluate",
+        help="evaluate policies (baselines or submission folders) on the suite and record the results",
+        description="Run each policy on every episode of the suite split in parallel worker processes, record each "
+        "episode in the results database (an interrupted run resumes), and print the ranking.",
+    )
+    sp.add_argument("policy", nargs="+", help=f"a baseline ({', '.join(HEURISTICS)}) or a submission folder (see leaderboard/SUBMISSIONS.md)")
+    sp.add_argument("--scenario", action="append", help="only this scenario of the suite (repeatable)")
+    sp.add_argument("--only", action="store_true", help="print only the evaluated policies, not the whole ranking")
+    _common(sp)
+    sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser(
+        "leaderboard",
+        help="evaluate every baseline and submission on suite v1 and print the board (the main job)",
+        description="Evaluate what is registered (the baselines and leaderboard/submissions/*) that is not yet recorded, "
+        "print the board, and for suite v1 / test write leaderboard/LEADERBOARD.md, README_SECTION.md and leaderboard.html.",
+    )
+    _common(sp)
+    sp.add_argument("--out", help="directory for LEADERBOARD.md, README_SECTION.md and leaderboard.html (default leaderboard/ for v1 test)")
+    sp.add_argument("--no-write", action="store_true", help="print the board without writing files")
+    sp.set_defaults(func=cmd_leaderboard)
+
+    sp = sub.add_parser("board", help="print the stored board without evaluating anything")
+    _common(sp, evaluates=False)
+    sp.add_argument("--write", metavar="DIR", help="also write LEADERBOARD.md, README_SECTION.md and leaderboard.html to DIR")
+    sp.set_defaults(func=cmd_board)

@@ -1,0 +1,272 @@
+"""The board rendered: Markdown (LEADERBOARD.md, the README section) and a static HTML page with plots.
+
+The HTML page is one self-contained file (plots are embedded PNGs, nothing is loaded from the
+network), so it opens from disk, from CI artifacts or from any static host. A two-line script marks
+the body ``data-plots="loaded"`` once every plot has decoded, which the browser test checks.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+
+from agents.heuristics import HEURISTICS
+from leaderboard.board import Board, EntryResult
+from leaderboard.metrics import METRICS
+from leaderboard.stats import REPS
+
+REPRODUCE = "orbit-env leaderboard"
+SUMMARY = ("deadline_hit_rate", "goodput", "safe_mode_entries", "thermal_shutdowns")
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "–" if x is None or math.isnan(x) else format(x + 0.0, spec)  # + 0.0 turns -0.0 into 0.0
+
+
+def _ci(iv) -> str:
+    return "–" if iv is None else f"{_fmt(iv[0], '.1f')} [{_fmt(iv[1], '.1f')}, {_fmt(iv[2], '.1f')}]"
+
+
+def _label(e: EntryResult) -> str:
+    return e.name + (" †" if e.meta.get("env_modified") else "")
+
+
+Table = tuple[list[str], list[list[str]]]  # header, rows of cells
+
+
+TEXT_COLUMNS = frozenset({"policy", "kind", "status", "reason"})  # left-aligned; numbers are right-aligned
+
+
+def md_table(table: Table) -> list[str]:
+    header, rows = table
+    sep = ["---" if h in TEXT_COLUMNS else "---:" for h in header]
+    return ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def html_table(table: Table) -> str:
+    header, rows = table
+    cls = [' class="text"' if h in TEXT_COLUMNS else "" for h in header]
+    th = "".join(f"<th{c}>{html.escape(h)}</th>" for c, h in zip(cls, header))
+    trs = "".join("<tr>" + "".join(f"<td{c}>{html.escape(v)}</td>" for c, v in zip(cls, r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+
+
+def main_table(board: Board) -> Table:
+    """Rank, entry, kind, IQM score with its CI, mean score, and the summary metrics."""
+    metric = {m.key: m for m in METRICS}
+    header = ["#", "policy", "kind", "IQM score [95% CI]", "mean score"] + [metric[k].label for k in SUMMARY]
+    rows = [
+        [str(i), _label(e), e.kind, _ci(e.iqm if board.scored else None), _fmt(e.mean_score if board.scored else None, ".1f")]
+        + [_fmt(e.mean(k), metric[k].fmt) for k in SUMMARY]
+        for i, e in enumerate(board.ranked, 1)
+    ]
+    return header, rows
+
+
+def scenario_score_table(board: Board) -> Table:
+    s = board.suite
+    return ["policy", *s.scenarios], [[_label(e), *(_ci(e.scenario_scores.get(sc)) for sc in s.scenarios)] for e in board.played]
+
+
+def scenario_metric_tables(board: Board) -> list[tuple[str, Table]]:
+    """(title, table of every metric) per scenario."""
+    out = []
+    for task in board.suite.tasks:
+        sc = task.scenario
+        title = f"{sc} ({len(task.seeds(board.split))} seeds, {task.max_cycles} steps)"
+        rows = [[_label(e), *(_fmt(e.mean(m.key, sc), m.fmt) for m in METRICS)] for e in board.played if sc in e.values]
+        out.append((title, (["policy", *(m.label for m in METRICS)], rows)))
+    return out
+
+
+def unranked_table(board: Board) -> Table:
+    return ["policy", "status", "reason"], [[_label(e), e.status, e.reason.replace("|", "/")] for e in board.entries if e.status != "ranked"]
+
+
+def version_line(board: Board) -> str:
+    s = board.suite
+    return (f"Suite **{s.name}** (`{s.hash}`), **{board.split}** seeds, env `{board.env_hash}`; "
+            f"{board.episodes} episodes per policy; scores: {s.zero} = 0, {s.reference} = 100 per scenario.")  # fmt: skip
+
+
+def markdown(board: Board) -> str:
+    """The full board: ranking, per-scenario scores, per-scenario metrics, failures, and how it was made."""
+    s = board.suite
+    out = [f"# orbit-env leaderboard — suite {s.name}, {board.split} split", "", version_line(board), ""]
+    if board.note:
+        out += [f"> {board.note}", ""]
+    out += md_table(main_table(board)) + [""]
+    out += [
+        f"Score = 100 x (delivered value − {s.zero}'s mean) / ({s.reference}'s mean − {s.zero}'s mean), per scenario. "
+        "IQM = mean of the middle 50% of all episodes' scores; 95% CIs by stratified bootstrap over episodes within "
+        f"scenarios ({REPS:,} resamples, rliable's method). Metrics are means per episode. † = environment modified.",
+        "",
+    ]
+    if board.played and board.scored:
+        out += ["## Score per scenario (mean [95% CI])", ""] + md_table(scenario_score_table(board)) + [""]
+    if board.played:
+        out += ["## Metrics per scenario (mean per episode)", ""]
+        for title, table in scenario_metric_tables(board):
+            out += [f"### {title}", ""] + md_table(table) + [""]
+    if len(board.ranked) < len(board.entries):
+        out += ["## Not ranked", ""] + md_table(unranked_table(board)) + [""]
+    out += ["## Metrics", ""] + [f"- **{m.label}**: {m.doc}." for m in METRICS] + [""]
+    out += [f"Reproduce: `{REPRODUCE}` (evaluates what is missing, then renders this file and `leaderboard.html`).", ""]
+    return "\n".join(out)
+
+
+def readme_section(board: Board) -> str:
+    """The README's leaderboard section: the ranking and the commands."""
+    return "\n".join(
+        ["## Leaderboard", "", version_line(board), ""]
+        + md_table(main_table(board))
+        + [
+            "",
+            f"Scores are normalised per scenario ({board.suite.zero} = 0, {board.suite.reference} = 100) and "
+            "aggregated with the interquartile mean and stratified-bootstrap 95% confidence intervals. Per-scenario "
+            "scores and metrics: [leaderboard/LEADERBOARD.md](leaderboard/LEADERBOARD.md); plots: "
+            "`leaderboard/leaderboard.html`.",
+            "",
+            "Baselines (`agents/heuristics.py`; each adds one idea to the one before):",
+            "",
+            *(f"- **{name}**: {(cls.__doc__ or '').strip().splitlines()[0]}" for name, cls in HEURISTICS.items()),
+            "",
+            "```bash",
+            "orbit-env leaderboard                      # evaluate every baseline and submission on suite v1, print the board",
+            "orbit-env evaluate edf-safe --split dev    # one policy (a baseline name or a submission folder)",
+            "orbit-env board                            # the stored board, without evaluating",
+            "```",
+            "",
+            "To submit a policy (heuristic parameters or safetensors network weights), see "
+            "[leaderboard/SUBMISSIONS.md](leaderboard/SUBMISSIONS.md).",
+            "",
+        ]
+    )
+
+
+# -------------------------------------------------------------------------------------------- HTML
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def plot_scenario_scores(board: Board) -> str:
+    """Mean score per scenario with 95% CIs, one bar group per scenario plus the overall IQM."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ranked, groups = board.ranked, [*board.suite.scenarios, "IQM (all)"]
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    width = 0.8 / max(len(ranked), 1)
+    for i, e in enumerate(ranked):
+        iv = [e.scenario_scores[sc] for sc in board.suite.scenarios] + [e.iqm]
+        x = np.arange(len(groups)) + (i - (len(ranked) - 1) / 2) * width
+        point = np.array([v[0] for v in iv])
+        err = np.array([[v[0] - v[1] for v in iv], [v[2] - v[0] for v in iv]])
+        ax.bar(x, point, width, yerr=err, capsize=2, label=e.name)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.axhline(100, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(np.arange(len(groups)), groups, rotation=15)
+    ax.set_ylabel(f"score ({board.suite.zero} = 0, {board.suite.reference} = 100)")
+    ax.set_title("Score per scenario (mean, 95% CI) and overall IQM")
+    ax.legend(fontsize=8, ncol=3)
+    return _png(fig)
+
+
+def plot_profile(board: Board) -> str:
+    """Performance profile: fraction of episodes scoring above each threshold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from leaderboard.stats import performance_profile
+
+    taus = np.linspace(-100.0, 200.0, 301)  # from far below random to twice the reference
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for e in board.ranked:
+        ax.plot(taus, performance_profile(e.all_scores(), taus), label=e.name)
+    ax.set_xlabel("normalised score τ")
+    ax.set_ylabel("fraction of episodes with score > τ")
+    ax.set_title("Performance profile")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 75em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
+.text {{ text-align: left; }}
+img {{ max-width: 100%; }}
+.note {{ background: #fff3cd; padding: 0.5em 1em; }}
+</style></head>
+<body>
+<h1>{title}</h1>
+<p>{version}</p>
+{note}
+<h2>Ranking</h2>
+{ranking}
+<h2>Plots</h2>
+{plots}
+{scenario_scores}
+{scenario_tables}
+{others}
+<p>Reproduce: <code>{reproduce}</code>.</p>
+<script>
+window.addEventListener("load", () => {{
+  const ok = [...document.images].every(i => i.complete && i.naturalWidth > 0);
+  document.body.dataset.plots = ok ? "loaded" : "broken";
+}});
+</script>
+</body></html>
+"""
+
+
+def page(board: Board) -> str:
+    """The static HTML page: ranking, the two plots, per-scenario metric tables, unranked entries."""
+    esc = html.escape
+    plots = "<p>No scores yet.</p>"
+    if board.ranked and board.scored:
+        plots = (f'<img alt="score per scenario" src="data:image/png;base64,{plot_scenario_scores(board)}">'
+                 f'<img alt="performance profile" src="data:image/png;base64,{plot_profile(board)}">')  # fmt: skip
+    scenario_tables = "".join(f"<h3>{esc(t)}</h3>{html_table(tab)}" for t, tab in scenario_metric_tables(board)) if board.played else ""
+    unranked = unranked_table(board)
+    title = f"orbit-env leaderboard — suite {board.suite.name}, {board.split} split"
+    return PAGE.format(
+        title=esc(title),
+        version=esc(version_line(board).replace("**", "").replace("`", "")),
+        note=f'<p class="note">{esc(board.note)}</p>' if board.note else "",
+        ranking=html_table(main_table(board)),
+        plots=plots,
+        scenario_scores=f"<h2>Score per scenario (mean [95% CI])</h2>{html_table(scenario_score_table(board))}" if board.played and board.scored else "",
+        scenario_tables=f"<h2>Metrics per scenario</h2>{scenario_tables}" if scenario_tables else "",
+        others=f"<h2>Not ranked</h2>{html_table(unranked)}" if unranked[1] else "",
+        reproduce=REPRODUCE,
+    )
+
+
+def write(board: Board, out_dir: str | Path) -> list[Path]:
+    """Write LEADERBOARD.md, README_SECTION.md and leaderboard.html into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"LEADERBOARD.md": markdown(board), "README_SECTION.md": readme_section(board), "leaderboard.html": page(board)}
+    for name, text in files.items():
+        (out / name).write_text(text)
+    return [out / n for n in files]
