@@ -21,11 +21,13 @@ from orbit_env.cli import main  # noqa: E402
 from orbit_env.env import OrbitComputeEnv  # noqa: E402
 from train import export  # noqa: E402
 from train.config import ConfigError, EnvConfig, PPOConfig, RunConfig, TrainConfig, config_from_dict, load_config  # noqa: E402
-from train.ppo import RunError, build_env, checkpoints, load_checkpoint, train  # noqa: E402
+from train.bc import clone, collect  # noqa: E402
+from train.ppo import RunError, build_env, build_model, checkpoints, load_checkpoint, train  # noqa: E402
 from train.vec_env import make_vec_env  # noqa: E402
 
 SCENARIO = "three-body-12"
-SHORT = {"episode.max_cycles": 40, "episode.dense_shaping": True}
+SHORT = {"episode.max_cycles": 40, "episode.dense_shaping": True, "episode.reward": "individual"}
+LEARN = {"episode.max_cycles": 120, "episode.dense_shaping": True, "episode.reward": "individual"}
 
 
 def tiny_config(timesteps: int, overrides=SHORT, checkpoint_every: int = 10**9) -> TrainConfig:
@@ -40,7 +42,7 @@ def tiny_config(timesteps: int, overrides=SHORT, checkpoint_every: int = 10**9) 
 
 
 def episode_return(make, overrides: dict, seeds) -> float:
-    """Mean over seeds of one satellite's training return (the team reward every agent gets)."""
+    """Mean over seeds and satellites of the training return."""
     env = OrbitComputeEnv(SCENARIO, overrides=overrides)
     total = []
     for seed in seeds:
@@ -50,7 +52,7 @@ def episode_return(make, overrides: dict, seeds) -> float:
         ret = 0.0
         while env.agents:
             obs, rewards, _, _, infos = env.step(policy.act(obs, infos))
-            ret += rewards["sat_0"]
+            ret += np.mean(list(rewards.values()))
         total.append(ret)
     return float(np.mean(total))
 
@@ -87,20 +89,19 @@ def run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("run")
     cfg = tmp_path_factory.mktemp("cfg") / "tiny.toml"
     cfg.write_text(
-        f'scenario = "{SCENARIO}"\ntimesteps = 61_440\n'
-        '[env]\nn_envs = 2\noverrides = { "episode.max_cycles" = 120, "episode.dense_shaping" = true }\n'
+        f'scenario = "{SCENARIO}"\ntimesteps = 30_720\n'
+        '[env]\nn_envs = 2\noverrides = { "episode.max_cycles" = 120, "episode.dense_shaping" = true, "episode.reward" = "individual" }\n'
         "[ppo]\nn_steps = 128\nbatch_size = 768\nn_epochs = 4\nnet_arch = [64, 64]\nlearning_rate = 1e-3\n"
-        "[run]\ncheckpoint_every = 30_000\nbaseline_episodes = 1\n"
+        "[run]\ncheckpoint_every = 15_000\nbaseline_episodes = 1\n"
     )
     assert main(["train", "--config", str(cfg), "--out", str(out), "--seed", "3", "--quiet"]) == 0
     return out
 
 
 def test_short_training_beats_random(run):
-    overrides = {"episode.max_cycles": 120, "episode.dense_shaping": True}
     seeds = range(500, 504)
-    learned = episode_return(lambda env: LearnedPolicy.for_env(env, path=run / "policy.safetensors"), overrides, seeds)
-    random = episode_return(lambda env: make_policy("random", env), overrides, seeds)
+    learned = episode_return(lambda env: LearnedPolicy.for_env(env, path=run / "policy.safetensors"), LEARN, seeds)
+    random = episode_return(lambda env: make_policy("random", env), LEARN, seeds)
     assert learned > 1.2 * random
     for name in ("curve.csv", "curve.png", "policy.json", "summary.json", "baselines.json"):
         assert (run / name).is_file()
@@ -112,6 +113,7 @@ def test_exported_policy_acts_like_the_model(run):
     cfg = config_from_dict(saved["config"])
     venv = build_env(cfg)
     model, _ = load_checkpoint(checkpoints(run)[-1], venv)
+    venv.training = False  # keep the normalisation statistics of the checkpoint
     policy = LearnedPolicy.for_env(OrbitComputeEnv(SCENARIO), path=run / "policy.safetensors")
     venv.seed(11)
     venv.reset()
@@ -181,6 +183,7 @@ def test_fixed_seed_gives_the_same_curve(tmp_path):
         train(cfg, tmp_path / name, seed=5, progress=False)
     rows = [[r[:-1] for r in csv.reader((tmp_path / n / "curve.csv").open())] for n in ("a", "b")]  # all but wall time
     assert len(rows[0]) > 3 and rows[0] == rows[1]
+    assert any(float(r[2]) != 0 for r in rows[0][1:])  # the curve is not trivially flat
     assert (tmp_path / "a" / "policy.safetensors").read_bytes() == (tmp_path / "b" / "policy.safetensors").read_bytes()
 
 
@@ -228,4 +231,39 @@ def test_config_errors_name_the_key(tmp_path):
         config_from_dict({"nev": {}})
     shipped = load_config(SCENARIO)
     assert shipped.scenario == SCENARIO and shipped.env.overrides
-    assert load_config("walker-160") == TrainConfig(scenario="walker-160")
+    assert load_config("starcloud-shell-1000") == TrainConfig(scenario="starcloud-shell-1000")  # no config file: defaults
+
+
+def test_team_weight_shares_the_reward():
+    overrides = {"episode.max_cycles": 60, "episode.dense_shaping": True, "episode.reward": "individual"}
+    own, shared = make_vec_env(SCENARIO, 1, overrides), make_vec_env(SCENARIO, 1, overrides, team_weight=1.0)
+    for venv in (own, shared):
+        venv.seed(4)  # jobs reach the satellites within the hour
+        venv.reset()
+    spread = []
+    for _ in range(60):
+        run = own.action_masks()[:, 2:14]  # run(k, p): the first legal one, the same in both envs
+        action = np.where(run.any(axis=1), 2 + run.argmax(axis=1), 0)
+        for venv in (own, shared):
+            venv.step_async(action)
+        (_, r_own, _, _), (_, r_shared, _, _) = own.step_wait(), shared.step_wait()
+        np.testing.assert_allclose(r_shared, r_own.mean(), rtol=1e-6)
+        spread.append(np.ptp(r_own))
+    assert max(spread) > 0  # the satellites' own rewards differ; shared, each gets the mean
+
+
+def test_behaviour_cloning_imitates_the_teacher():
+    cfg = tiny_config(1)
+    venv = build_env(cfg)
+    model = build_model(cfg, venv, seed=0)
+    data = collect(venv, make_policy("edf", OrbitComputeEnv(SCENARIO, overrides=SHORT)), 40, cfg.ppo.gamma, seed=0)
+    assert len(data["obs"]) == 40 * venv.num_envs and data["return"].shape == data["action"].shape
+    assert clone(model, data, epochs=30, batch_size=256, seed=0) > 0.95
+
+
+def test_export_command_writes_a_named_copy(run, tmp_path):
+    assert export.main([str(run), str(tmp_path / "three-body-12.safetensors")]) == 0
+    spec = json.loads((tmp_path / "three-body-12.json").read_text())
+    assert spec["weights"]["file"] == "three-body-12.safetensors" and spec["trained_on"]["seed"] == 3
+    assert (tmp_path / "three-body-12.safetensors").read_bytes() == (run / "policy.safetensors").read_bytes()
+    assert LearnedPolicy.for_env(OrbitComputeEnv(SCENARIO), path=tmp_path / "three-body-12.json")

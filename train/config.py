@@ -8,7 +8,8 @@ timesteps = 8_000_000        # agent-steps: one per satellite per env step
 [env]      # n_envs, overrides (scenario overrides for training only, e.g. dense shaping)
 [ppo]      # MaskablePPO hyperparameters
 [normalize]  # observation / reward normalisation (VecNormalize)
-[run]      # checkpoint_every, keep_checkpoints, torch_threads, baseline_episodes
+[bc]       # optional behaviour-cloning warm start from a heuristic
+[run]      # checkpoints, torch threads, the curve's baselines, how the exported policy acts
 ```
 
 An unknown table or key is an error naming it and the known ones, so a typo never silently trains
@@ -34,6 +35,7 @@ class ConfigError(ValueError):
 class EnvConfig:
     n_envs: int = 4  # parallel episodes; the vec env has n_envs x n_satellites slots (parameter sharing)
     overrides: dict[str, Any] = field(default_factory=dict)  # scenario overrides applied in training only
+    team_weight: float = 0.0  # with episode.reward = "individual": reward = (1 - w) x own + w x constellation mean
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,20 @@ class NormalizeConfig:
 
 
 @dataclass(frozen=True)
+class BCConfig:
+    steps: int = 0  # vec steps of the teacher to clone before PPO (0: PPO from scratch); see train/bc.py
+    teacher: str = "balance"  # a heuristic from agents.heuristics
+    epochs: int = 10
+
+
+@dataclass(frozen=True)
 class RunConfig:
     checkpoint_every: int = 250_000  # agent-steps between checkpoints
     keep_checkpoints: int = 3  # older checkpoints are deleted
     torch_threads: int = 1  # one thread: small MLPs gain nothing from more, and results stay deterministic
-    baseline_episodes: int = 4  # episodes of random and greedy drawn as reference lines on the curve
+    baseline_episodes: int = 4  # episodes per heuristic (and of the final policy) for the curve's reference lines
+    baselines: list[str] = field(default_factory=lambda: ["random", "greedy", "edf-safe", "balance"])
+    deterministic: bool = True  # the exported policy acts by argmax of the masked logits, or samples (seeded)
 
 
 @dataclass(frozen=True)
@@ -76,13 +87,14 @@ class TrainConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    bc: BCConfig = field(default_factory=BCConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-_TABLES = {"env": EnvConfig, "ppo": PPOConfig, "normalize": NormalizeConfig, "run": RunConfig}
+_TABLES = {"env": EnvConfig, "ppo": PPOConfig, "normalize": NormalizeConfig, "bc": BCConfig, "run": RunConfig}
 
 
 def _build(cls: type, data: dict[str, Any], where: str):
@@ -100,6 +112,8 @@ def config_from_dict(data: dict[str, Any], where: str = "config") -> TrainConfig
     cfg = _build(TrainConfig, {**top, **tables}, where)
     if cfg.timesteps <= 0 or cfg.env.n_envs <= 0 or cfg.run.checkpoint_every <= 0:
         raise ConfigError(f"{where}: timesteps, env.n_envs and run.checkpoint_every must be positive")
+    if not 0.0 <= cfg.env.team_weight <= 1.0:
+        raise ConfigError(f"{where}: env.team_weight is {cfg.env.team_weight}; expected a number in [0, 1]")
     if cfg.ppo.activation not in ("tanh", "relu"):
         raise ConfigError(f"{where}: ppo.activation is {cfg.ppo.activation!r}; expected 'tanh' or 'relu'")
     return cfg

@@ -2,7 +2,10 @@
 
 Only the actor is exported: the hidden layers of the policy MLP, the logits layer, and the running
 observation statistics that VecNormalize applied during training (the loader applies them itself).
-``agents.learned.LearnedPolicy`` reads the pair back with numpy.
+``agents.learned.LearnedPolicy`` reads the pair back with numpy. ``orbit-env train`` exports every run to
+``policy.safetensors`` in its directory; to write a run's last checkpoint under another name:
+
+    python -m train.export RUN_DIR DEST.safetensors
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)  # mkstemp makes the file private; exports and checkpoints are shared
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -73,8 +77,8 @@ def export_policy(
     path = Path(path).with_suffix(".safetensors")
     tensors, layers, activation = actor_tensors(policy)
     if obs_rms is not None:
-        tensors["obs_mean"] = np.asarray(obs_rms.mean, np.float32)
-        tensors["obs_var"] = np.asarray(obs_rms.var, np.float32)
+        tensors["obs_mean"] = np.asarray(obs_rms.mean, np.float64)  # float64 as VecNormalize keeps them
+        tensors["obs_var"] = np.asarray(obs_rms.var, np.float64)
     blob = save(tensors)
     spec = {
         "format": FORMAT,
@@ -93,3 +97,21 @@ def export_policy(
     atomic_write(path, blob)
     atomic_write(spec_path, (json.dumps(spec, indent=1) + "\n").encode())
     return path, spec_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from train.ppo import export_run
+
+    p = argparse.ArgumentParser(prog="python -m train.export", description="Export a run's last checkpoint.")
+    p.add_argument("run", type=Path, help="the run directory (orbit-env train --out)")
+    p.add_argument("dest", type=Path, help="the .safetensors file to write; its .json spec goes beside it")
+    args = p.parse_args(argv)
+    weights, spec = export_run(args.run, args.dest)
+    print(f"wrote {weights} and {spec}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

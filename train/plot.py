@@ -1,11 +1,21 @@
-"""The learning-curve plot: delivered value and training return per episode against agent-steps."""
+"""Learning curves: delivered value and training return per episode against agent-steps.
+
+``train`` draws one run; ``python -m train.plot OUT.png LABEL=RUN_DIR ... --baselines FILE`` draws several
+runs on the same axes, with the heuristics of a run's ``baselines.json`` as reference lines.
+"""
 
 from __future__ import annotations
 
+import argparse
 import csv
+import json
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
+
+COLORS = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:brown")
+LINE_COLORS = ("tab:gray", "tab:orange", "tab:olive", "tab:cyan", "tab:pink", "black")
 
 
 def _rolling(y: np.ndarray, window: int) -> np.ndarray:
@@ -14,29 +24,50 @@ def _rolling(y: np.ndarray, window: int) -> np.ndarray:
     return (c[1:] - c[np.arange(len(y)) + 1 - n]) / n
 
 
-def plot_curve(curve_csv: Path, png: Path, baselines: dict[str, float] | None = None, title: str = "", window: int = 16) -> None:
-    """Write ``png``: per-episode points and a rolling mean, with horizontal baseline lines."""
+def plot_curves(curves: dict[str, Path], png: Path, baselines: dict[str, float] | None = None, title: str = "", window: int = 16) -> None:
+    """Write ``png``: per-episode points and a rolling mean for each run, and horizontal baseline lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with open(curve_csv, newline="") as f:
-        rows = list(csv.DictReader(f))
-    x = np.array([float(r["timesteps"]) for r in rows])
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key, label in ((axes[0], "delivered_value", "delivered value per episode (GPU-h)"), (axes[1], "return", "training return per episode")):
-        y = np.array([float(r[key]) for r in rows])
-        ax.plot(x, y, ".", alpha=0.25, color="tab:blue", markersize=3)
-        if len(y):
-            ax.plot(x, _rolling(y, window), color="tab:blue", label=f"PPO (mean of {window})")
+    for (label, path), color in zip(curves.items(), COLORS):
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        x = np.array([float(r["timesteps"]) for r in rows])
+        for ax, key in ((axes[0], "delivered_value"), (axes[1], "return")):
+            y = np.array([float(r[key]) for r in rows])
+            ax.plot(x, y, ".", alpha=0.2, color=color, markersize=3)
+            if len(y):
+                ax.plot(x, _rolling(y, window), color=color, label=f"{label} (mean of {window} episodes)")
+    for (name, value), color in zip((baselines or {}).items(), LINE_COLORS):
+        axes[0].axhline(value, ls="--", lw=1, color=color, label=name)
+    axes[0].set_ylabel("delivered value per episode (reference GPU-h)")
+    axes[1].set_ylabel("training return per episode (per satellite)")
+    for ax in axes:
         ax.set_xlabel("agent-steps")
-        ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    for (name, value), color in zip((baselines or {}).items(), ("tab:gray", "tab:orange", "tab:green", "tab:red")):
-        axes[0].axhline(value, ls="--", color=color, label=name)
-    axes[0].legend(loc="lower right", fontsize=8)
+    axes[0].legend(loc="lower right", fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m train.plot", description=__doc__.split("\n\n")[0])
+    p.add_argument("png")
+    p.add_argument("runs", nargs="+", metavar="LABEL=RUN_DIR")
+    p.add_argument("--baselines", help="a run's baselines.json: its heuristics are drawn as reference lines")
+    p.add_argument("--title", default="")
+    args = p.parse_args(argv)
+    runs = {label: Path(d) for label, _, d in (r.partition("=") for r in args.runs)}
+    baselines = json.loads(Path(args.baselines).read_text())["delivered_value"] if args.baselines else {}
+    baselines = {k: v for k, v in baselines.items() if k != "ppo (exported)"}
+    plot_curves({label: d / "curve.csv" for label, d in runs.items()}, Path(args.png), baselines, args.title)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

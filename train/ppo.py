@@ -8,9 +8,10 @@ config.json          the config and seed the run started with (a resume reads it
 checkpoints/         ckpt_<timesteps>.zip: model + optimizer state + normalisation statistics, atomic
 tb/                  TensorBoard logs (SB3's losses, rollout/ep_rew_mean, rollout/delivered_value)
 curve.csv            one row per finished episode: timesteps, return, delivered value, wall time
-baselines.json       delivered value of random, greedy and the final policy on the same seeds
+baselines.json       delivered value of the run.baselines heuristics and the final policy, same seeds
 curve.png            the learning curve with the baselines
 policy.safetensors   the exported actor (see train.export) and policy.json, its spec
+bc.json              with a [bc] warm start: the teacher, samples and the cloned accuracy
 summary.json         timesteps, wall time, steps per second
 ```
 """
@@ -18,6 +19,7 @@ summary.json         timesteps, wall time, steps per second
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import time
@@ -36,6 +38,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from tqdm import tqdm
 
 from orbit_env.env import OrbitComputeEnv
+from train.bc import clone, collect
 from train.config import TrainConfig, config_from_dict
 from train.export import atomic_write, export_policy
 from train.vec_env import make_vec_env
@@ -62,7 +65,7 @@ class TrainResult:
 
 def build_env(cfg: TrainConfig) -> VecNormalize:
     """The training VecEnv: the masked bridge under VecNormalize (a pass-through if both flags are off)."""
-    venv = make_vec_env(cfg.scenario, cfg.env.n_envs, cfg.env.overrides)
+    venv = make_vec_env(cfg.scenario, cfg.env.n_envs, cfg.env.overrides, cfg.env.team_weight)
     n = cfg.normalize
     return VecNormalize(venv, norm_obs=n.obs, norm_reward=n.reward, clip_obs=n.clip_obs, clip_reward=n.clip_reward, gamma=cfg.ppo.gamma)
 
@@ -125,6 +128,21 @@ def load_checkpoint(path: Path, venv: VecNormalize) -> tuple[MaskablePPO, dict[s
 def checkpoints(out: Path) -> list[Path]:
     """The run's checkpoints, oldest first."""
     return sorted((out / "checkpoints").glob("ckpt_*.zip"))
+
+
+def export_run(out: Path, dest: Path | None = None) -> tuple[Path, Path]:
+    """Export the last checkpoint of the run in ``out`` to ``dest`` (default ``out/policy.safetensors``) and its spec."""
+    saved = json.loads((out / "config.json").read_text())
+    cfg = config_from_dict(saved["config"], str(out / "config.json"))
+    venv = build_env(dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, n_envs=1)))
+    model, meta = load_checkpoint(checkpoints(out)[-1], venv)
+    env = OrbitComputeEnv(cfg.scenario, overrides=cfg.env.overrides)
+    trained_on = {"scenario": cfg.scenario, "overrides": cfg.env.overrides, "timesteps": meta["timesteps"], "seed": saved["seed"]}
+    n = cfg.normalize
+    return export_policy(
+        model.policy, dest or out / "policy.safetensors", env.layout, env.actions, venv.obs_rms if n.obs else None,
+        clip_obs=n.clip_obs, epsilon=venv.epsilon, deterministic=cfg.run.deterministic, trained_on=trained_on,
+    )  # fmt: skip
 
 
 # -------------------------------------------------------------------------------- callbacks
@@ -210,25 +228,12 @@ def _truncate_curve(path: Path, timesteps: int) -> None:
     atomic_write(path, buf.getvalue().encode())
 
 
-def mean_delivered(policy_factory, scenario: str, overrides: dict[str, Any], seeds: list[int]) -> float:
-    """Mean delivered value of a policy over seeded episodes (the leaderboard's metric, not the training reward)."""
-    env = OrbitComputeEnv(scenario, overrides=overrides)
-    values = []
-    for seed in seeds:
-        policy = policy_factory(env)
-        policy.reset(seed)
-        obs, infos = env.reset(seed=seed)
-        while env.agents:
-            obs, _, _, _, infos = env.step(policy.act(obs, infos))
-        values.append(env.metrics()["delivered_value"])
-    return float(np.mean(values))
-
-
 def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train (or resume) a run in ``out`` up to ``cfg.timesteps`` agent-steps, then export and plot."""
     from agents import make_policy
-    from agents.learned import LearnedPolicy
-    from train.plot import plot_curve
+    from agents.learned import load_policy
+    from train.evaluate import delivered
+    from train.plot import plot_curves
 
     out = Path(out)
     torch.set_num_threads(cfg.run.torch_threads)
@@ -256,29 +261,31 @@ def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False
         venv.seed(seed + meta["timesteps"])
     else:
         model = build_model(cfg, venv, seed)
+        if cfg.bc.steps:
+            teacher = make_policy(cfg.bc.teacher, OrbitComputeEnv(cfg.scenario, overrides=cfg.env.overrides))
+            t_bc = time.time()
+            data = collect(venv, teacher, cfg.bc.steps, cfg.ppo.gamma, seed)
+            accuracy = clone(model, data, cfg.bc.epochs, cfg.ppo.batch_size, seed)
+            bc = {"teacher": cfg.bc.teacher, "samples": len(data["obs"]), "accuracy": accuracy, "wall_s": time.time() - t_bc}
+            atomic_write(out / "bc.json", json.dumps(bc).encode())
     model.set_logger(configure(str(out / "tb"), ["tensorboard"]))
     callback = TrainingCallback(out, cfg, seed, cfg.timesteps, wall_before, progress)
     start = model.num_timesteps
     t0 = time.time()
     model.learn(max(cfg.timesteps - start, 0), callback=callback, reset_num_timesteps=False, log_interval=1)
-    session_s = time.time() - t0
+    session_s, wall_s = time.time() - t0, callback.wall_s()
     if model.num_timesteps != callback.last_ckpt:
         callback.checkpoint()
     venv.close()
 
+    policy_path, spec_path = export_run(out)
     env = OrbitComputeEnv(cfg.scenario, overrides=cfg.env.overrides)
-    trained_on = {"scenario": cfg.scenario, "overrides": cfg.env.overrides, "timesteps": model.num_timesteps, "seed": seed}
-    policy_path, _ = export_policy(
-        model.policy, out / "policy.safetensors", env.layout, env.actions, venv.obs_rms if cfg.normalize.obs else None,
-        clip_obs=cfg.normalize.clip_obs, epsilon=venv.epsilon, trained_on=trained_on,
-    )  # fmt: skip
     seeds = [BASELINE_SEED + i for i in range(cfg.run.baseline_episodes)]
-    evaluate = lambda factory: mean_delivered(factory, cfg.scenario, cfg.env.overrides, seeds)  # noqa: E731
-    baselines = {name: evaluate(lambda e, n=name: make_policy(n, e)) for name in ("random", "greedy")}
-    baselines["ppo (exported)"] = evaluate(lambda e: LearnedPolicy.for_env(e, path=policy_path))
+    baselines = {name: float(delivered(env, lambda e, n=name: make_policy(n, e), seeds).mean()) for name in cfg.run.baselines}
+    baselines["ppo (exported)"] = float(delivered(env, lambda e: load_policy(spec_path, e), seeds).mean())
     atomic_write(out / "baselines.json", json.dumps({"seeds": seeds, "delivered_value": baselines}, indent=1).encode())
-    plot_curve(out / "curve.csv", out / "curve.png", baselines, title=f"MaskablePPO on {cfg.scenario} (seed {seed})")
+    plot_curves({"PPO": out / "curve.csv"}, out / "curve.png", baselines, title=f"MaskablePPO on {cfg.scenario} (seed {seed})")
     sps = (model.num_timesteps - start) / max(session_s, 1e-9)
-    summary = {"timesteps": model.num_timesteps, "wall_s": callback.wall_s(), "session_wall_s": session_s, "session_steps_per_s": sps}
+    summary = {"timesteps": model.num_timesteps, "wall_s": wall_s, "session_wall_s": session_s, "session_steps_per_s": sps}
     atomic_write(out / "summary.json", json.dumps(summary, indent=1).encode())
     return TrainResult(out, model.num_timesteps, session_s, sps, policy_path)

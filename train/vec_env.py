@@ -16,7 +16,9 @@ env with one slot per satellite (parameter sharing: one policy acts for every sa
   satellite of each finished episode, so SB3 logs one return per episode, not one per satellite.
 
 The policy sees only the observation vector; the action mask is served through ``action_masks()``,
-which is how sb3-contrib's MaskablePPO asks for it.
+which is how sb3-contrib's MaskablePPO asks for it. ``team_weight`` w blends per-satellite rewards
+(``episode.reward = "individual"``) into (1 - w) x own + w x the constellation's mean, to share the
+credit for cooperation (a job sent to a neighbour earns the neighbour's reward).
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from orbit_env.env import OrbitComputeEnv
 class MaskedVecEnv(VecEnv):
     """SB3 VecEnv over ``n_envs`` copies of an OrbitComputeEnv, one slot per satellite."""
 
-    def __init__(self, make_env: Callable[[], OrbitComputeEnv], n_envs: int):
+    def __init__(self, make_env: Callable[[], OrbitComputeEnv], n_envs: int, team_weight: float = 0.0):
         par = make_env()
+        self.team_weight = team_weight
         self.n_agents = len(par.possible_agents)
         self.n_episodes = n_envs
         agent = par.possible_agents[0]
@@ -69,6 +72,9 @@ class MaskedVecEnv(VecEnv):
         obs, rewards, terms, truncs, infos = self.venv.step(self._actions)
         terms, truncs = np.asarray(terms, bool), np.asarray(truncs, bool)
         dones = terms | truncs
+        if self.team_weight:
+            per_episode = rewards.reshape(self.n_episodes, self.n_agents)
+            rewards = ((1 - self.team_weight) * per_episode + self.team_weight * per_episode.mean(axis=1, keepdims=True)).reshape(-1)
         self._returns += rewards
         self._lengths += 1
         infos = [dict(i) for i in infos]
@@ -120,6 +126,6 @@ class MaskedVecEnv(VecEnv):
         return [False for _ in self._indices(indices)]
 
 
-def make_vec_env(scenario: str, n_envs: int, overrides: dict[str, Any] | None = None, max_cycles: int | None = None) -> MaskedVecEnv:
+def make_vec_env(scenario: str, n_envs: int, overrides: dict[str, Any] | None = None, team_weight: float = 0.0) -> MaskedVecEnv:
     """The training VecEnv for a scenario (with training-only overrides such as dense shaping)."""
-    return MaskedVecEnv(lambda: OrbitComputeEnv(scenario, max_cycles=max_cycles, overrides=overrides), n_envs)
+    return MaskedVecEnv(lambda: OrbitComputeEnv(scenario, overrides=overrides), n_envs, team_weight)
