@@ -120,7 +120,7 @@ NOT_DYNAMICS = frozenset({"cli.py", "render.py", "conformance.py"})
 def tree_hash(root: Path, patterns: tuple[str, ...], skip: frozenset[str] = frozenset()) -> str:
     """sha256 over the relative paths and contents of the files under ``root`` matching ``patterns``."""
     h = hashlib.sha256()
-    files = sorted({p for pat in patterns for p in root.rglob(pat) if "__pycache__" not in p.parts and p.name not in skip})
+    files = sorted({p for pat in patterns for p in root.rglob(pat) if p.is_file() and "__pycache__" not in p.parts and p.name not in skip})
     for p in files:
         h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()[:12]

@@ -213,14 +213,14 @@ def test_resume_continues_steps_and_optimizer(tmp_path):
 
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     target = tmp_path / "ckpt.zip"
-    export.atomic_write(target, b"old")
+    export.atomic_write_bytes(target, b"old")
 
     def crash(*args):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(OSError):
-        export.atomic_write(target, b"new and much longer")
+        export.atomic_write_bytes(target, b"new and much longer")
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["ckpt.zip"]
 
 

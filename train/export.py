@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +23,18 @@ from safetensors.numpy import save
 from agents.learned import FORMAT, FORMAT_VERSION
 from orbit_env import ENV_VERSION, __version__
 from orbit_env.actions import ActionLayout
+from orbit_env.atomic import atomic_write
 from orbit_env.observe import Layout
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a synced temporary file and a rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o644)  # mkstemp makes the file private; exports and checkpoints are shared
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically (orbit_env.atomic), readable by others: exports and checkpoints are shared."""
+
+    def write(f) -> None:
+        os.fchmod(f.fileno(), 0o644)  # mkstemp makes the file private
+        f.write(data)
+
+    atomic_write(path, write)
 
 
 def actor_tensors(policy) -> tuple[dict[str, np.ndarray], list[str], str]:
@@ -94,8 +88,8 @@ def export_policy(
         "weights": {"file": path.name, "sha256": hashlib.sha256(blob).hexdigest()},
     }
     spec_path = path.with_suffix(".json")
-    atomic_write(path, blob)
-    atomic_write(spec_path, (json.dumps(spec, indent=1) + "\n").encode())
+    atomic_write_bytes(path, blob)
+    atomic_write_bytes(spec_path, (json.dumps(spec, indent=1) + "\n").encode())
     return path, spec_path
 
 

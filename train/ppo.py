@@ -40,7 +40,7 @@ from tqdm import tqdm
 from orbit_env.env import OrbitComputeEnv
 from train.bc import clone, collect
 from train.config import TrainConfig, config_from_dict
-from train.export import atomic_write, export_policy
+from train.export import atomic_write_bytes, export_policy
 from train.vec_env import make_vec_env
 
 CURVE_FIELDS = ("timesteps", "episode", "return", "delivered_value", "length", "wall_s")
@@ -110,7 +110,7 @@ def save_checkpoint(model: MaskablePPO, venv: VecNormalize, path: Path, meta: di
         z.writestr("model.zip", model_buf.getvalue())
         z.writestr("vecnormalize.npz", stats_buf.getvalue())
         z.writestr("meta.json", json.dumps(meta))
-    atomic_write(path, out.getvalue())
+    atomic_write_bytes(path, out.getvalue())
 
 
 def load_checkpoint(path: Path, venv: VecNormalize) -> tuple[MaskablePPO, dict[str, Any]]:
@@ -225,7 +225,7 @@ def _truncate_curve(path: Path, timesteps: int) -> None:
     keep = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= timesteps]
     buf = io.StringIO()
     csv.writer(buf).writerows(keep)
-    atomic_write(path, buf.getvalue().encode())
+    atomic_write_bytes(path, buf.getvalue().encode())
 
 
 def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False, progress: bool = True) -> TrainResult:
@@ -249,7 +249,7 @@ def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False
         raise RunError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     if not resume:
-        atomic_write(out / "config.json", json.dumps({"seed": seed, "config": cfg.to_dict()}, indent=1).encode())
+        atomic_write_bytes(out / "config.json", json.dumps({"seed": seed, "config": cfg.to_dict()}, indent=1).encode())
 
     venv = build_env(cfg)
     wall_before = 0.0
@@ -267,7 +267,7 @@ def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False
             data = collect(venv, teacher, cfg.bc.steps, cfg.ppo.gamma, seed)
             accuracy = clone(model, data, cfg.bc.epochs, cfg.ppo.batch_size, seed)
             bc = {"teacher": cfg.bc.teacher, "samples": len(data["obs"]), "accuracy": accuracy, "wall_s": time.time() - t_bc}
-            atomic_write(out / "bc.json", json.dumps(bc).encode())
+            atomic_write_bytes(out / "bc.json", json.dumps(bc).encode())
     model.set_logger(configure(str(out / "tb"), ["tensorboard"]))
     callback = TrainingCallback(out, cfg, seed, cfg.timesteps, wall_before, progress)
     start = model.num_timesteps
@@ -283,9 +283,9 @@ def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False
     seeds = [BASELINE_SEED + i for i in range(cfg.run.baseline_episodes)]
     baselines = {name: float(delivered(env, lambda e, n=name: make_policy(n, e), seeds).mean()) for name in cfg.run.baselines}
     baselines["ppo (exported)"] = float(delivered(env, lambda e: load_policy(spec_path, e), seeds).mean())
-    atomic_write(out / "baselines.json", json.dumps({"seeds": seeds, "delivered_value": baselines}, indent=1).encode())
+    atomic_write_bytes(out / "baselines.json", json.dumps({"seeds": seeds, "delivered_value": baselines}, indent=1).encode())
     plot_curves({"PPO": out / "curve.csv"}, out / "curve.png", baselines, title=f"MaskablePPO on {cfg.scenario} (seed {seed})")
     sps = (model.num_timesteps - start) / max(session_s, 1e-9)
     summary = {"timesteps": model.num_timesteps, "wall_s": wall_s, "session_wall_s": session_s, "session_steps_per_s": sps}
-    atomic_write(out / "summary.json", json.dumps(summary, indent=1).encode())
+    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
     return TrainResult(out, model.num_timesteps, session_s, sps, policy_path)
