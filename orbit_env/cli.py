@@ -42,7 +42,21 @@ def cmd_run(args) -> int:
     from orbit_env.physics.thermal import KELVIN
 
     env = OrbitComputeEnv(max_cycles=args.steps, render_mode=args.render if args.render != "none" else None, **_env_kwargs(args))
-    policy = make_policy(args.policy, env, seed=args.seed)
+    if args.policy.endswith((".json", ".safetensors")):
+        from agents.learned import PolicyFileError, load_policy
+
+        try:
+            policy = load_policy(args.policy, env)
+        except (PolicyFileError, ImportError) as e:
+            print(f"orbit-env: error: cannot run the policy {args.policy}: {e}", file=sys.stderr)
+            return 2
+        policy.reset(args.seed)
+    else:
+        try:
+            policy = make_policy(args.policy, env, seed=args.seed)
+        except ValueError as e:
+            print(f"orbit-env: error: {e}; or give an exported policy's .json spec", file=sys.stderr)
+            return 2
     obs, infos = env.reset(seed=args.seed)
     max_temp = min_soc = None
     frames = []
@@ -122,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("run", help="run one episode with a policy and print its summary")
     scenario_args(sp)
-    sp.add_argument("--policy", default="greedy", choices=sorted(HEURISTICS), help="policy to run (default greedy)")
+    sp.add_argument("--policy", default="greedy", metavar="NAME|SPEC.json",
+                    help=f"a heuristic ({', '.join(HEURISTICS)}) or an exported policy's .json spec (default greedy)")
     sp.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
     sp.add_argument("--steps", type=int, default=None, help="episode length in steps (default: the scenario's max_cycles)")
     sp.add_argument("--render", choices=["none", "ansi", "rgb_array"], default="none", help="render while running")

@@ -24,15 +24,17 @@ D = 21 own fields + K x 12 slot fields + M x 10 neighbour fields; names and mean
 ## Action Space
 ``Discrete(2 + K*P + K*M)``: 0 idle (the loaded job stays loaded), 1 checkpoint the loaded job (then
 keep running it), ``2 + k*P + p`` run the job in slot k at power level p, ``2 + K*P + k*M + m`` send the
-job (or finished result) in slot k to the neighbour on terminal m. An illegal action (mask 0) is a no-op
+job (or finished result) in slot k to the neighbour on terminal m; the laser terminal works beside the
+accelerators, so the loaded job keeps running at its power level unless it is the one sent. An illegal action (mask 0) is a no-op
 counted in ``infos[agent]["invalid_action"]``; an action outside the space raises ValueError.
 
 ## Rewards
 Team reward by default: every agent gets the value delivered to the ground this step (reference
 GPU-hours, discounted after the deadline) minus ``safe_mode_penalty`` per safe-mode entry and
 ``thermal_shutdown_penalty`` per thermal shutdown. ``episode.reward = "individual"`` credits each
-satellite with its own deliveries and penalties. ``episode.dense_shaping`` adds value x fraction of work
-done this step (taken back if the work is lost). ``infos[agent]["reward_components"]`` has every term.
+satellite with its own deliveries and penalties. ``episode.dense_shaping`` adds, for the work done this
+step, the fraction of the job it completes x the value a delivery would earn now (so late work earns
+less; taken back if the work is lost). ``infos[agent]["reward_components"]`` has every term.
 
 ## Starting State
 A start time drawn uniformly in the ephemeris window, batteries at ``initial_soc``, radiators at

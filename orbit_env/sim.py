@@ -255,7 +255,7 @@ class StepInfo:
     """What happened in one step, per satellite, for rewards and infos."""
 
     delivered_value: np.ndarray  # (N,) value delivered by each satellite's downlink
-    shaping: np.ndarray  # (N,) value x fraction of work done (minus lost) by each satellite
+    shaping: np.ndarray  # (N,) value now (discounted when late) x fraction of work done (minus lost) by each satellite
     safe_entered: np.ndarray  # (N,) bool
     thermal_shutdown: np.ndarray  # (N,) bool
     upset: np.ndarray  # (N,) bool
@@ -317,7 +317,8 @@ def step(
     tot["checkpoints"] += np.count_nonzero(save_old)
     state.active = np.where(run, chosen, np.where(send_active, -1, old))  # idle keeps the job loaded
     state.level = np.where(run, act_level[actions], state.level)
-    computing = (run | ckpt) & (state.active >= 0)
+    # the laser terminal works beside the accelerators: sending another job keeps the loaded one running
+    computing = (run | ckpt | (send & ~send_active)) & (state.active >= 0)
 
     # -- compute: DVFS at the power cap, hardware throttle above the slowdown temperature
     j = state.active
@@ -344,8 +345,8 @@ def step(
         state.place[failed] = Place.DROPPED
         tot["jobs_failed"] += len(failed)
         state.active[ended] = -1
-    shaping = np.zeros(N)
-    shaping[computing] = (jobs.value[j] * progress / jobs.work[j])[computing]
+    shaping = np.zeros(N)  # the value the work would earn if delivered now (discounted when late)
+    shaping[computing] = (value_at(jobs, j, now, sc.workload.value_half_life_h) * progress / jobs.work[j])[computing]
     gpu_busy = busy_s + np.where(save_old | switching, overhead, 0.0)
     tot["busy_gpu_s"] += float(gpu_busy.sum()) * params.n_accel
 
@@ -446,7 +447,8 @@ def step(
     if lost_before is not None:
         lost = lost_before - state.done_work
         lost_sats = np.maximum(state.sat, 0)
-        shaping -= np.bincount(lost_sats, weights=jobs.value * lost / jobs.work, minlength=N)
+        worth = value_at(jobs, slice(None), now, sc.workload.value_half_life_h)
+        shaping -= np.bincount(lost_sats, weights=worth * lost / jobs.work, minlength=N)
 
     # -- thermal: all electrical power ends as heat in the node; shutdown clears below max operating
     state.temp_k = thermal.node_step(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +32,18 @@ def test_run_prints_an_episode_summary():
     assert "scenario three-body-12, policy greedy, seed 0, 300 steps" in out.stdout
     assert "delivered value" in out.stdout and "safe-mode entries" in out.stdout
     assert "sat_11" in out.stdout  # the ansi frame: one line per satellite
+
+
+def test_run_plays_an_exported_policy_and_refuses_a_mismatched_one():
+    pytest.importorskip("safetensors")
+    spec = str(Path(__file__).resolve().parents[1] / "leaderboard" / "submissions" / "ppo-bc" / "three-body-12.json")
+    out = orbit_env("run", "three-body-12", "--steps", "120", "--quiet", "--policy", spec)
+    assert out.returncode == 0, out.stderr
+    assert f"policy {spec}, seed 0, 120 steps" in out.stdout
+    out = orbit_env("run", "walker-160", "--steps", "5", "--quiet", "--policy", spec)
+    assert out.returncode == 2 and "trained with K=4 queue slots and M=2" in out.stderr and "Traceback" not in out.stderr
+    out = orbit_env("run", "--steps", "5", "--policy", "nosuch")
+    assert out.returncode == 2 and "unknown policy 'nosuch'" in out.stderr
 
 
 def test_check_prints_a_passing_table():

@@ -152,6 +152,43 @@ def test_isl_transfer_takes_bytes_over_rate_and_lands_in_a_free_slot():
     assert (state.slots[0] == -1).all() and (state.slots[1] >= 0).sum() == 1
 
 
+def test_sending_a_waiting_job_keeps_the_loaded_job_running():
+    """The laser terminal works beside the accelerators: a send costs the loaded job no compute."""
+    params, eph = world(n=3, isl=True)
+    state = start(params, eph, [1e15, 1e15])
+    rng = np.random.default_rng(0)
+    A, top = params.actions, params.P - 1
+    step(params, state, eph, np.zeros(3, int), rng)  # job 0 lands on sat 0, job 1 on sat 1
+    step(params, state, eph, np.array([0, A.send(state.slot[1], 0), 0]), rng)  # sat 1 -> sat 0 (terminal 0)
+    assert state.sat[1] == 0 and state.place[1] == Place.ONBOARD
+    run = np.array([A.run(state.slot[0], top), 0, 0])
+    step(params, state, eph, run, rng)  # loads job 0 (pays the load time)
+    before = state.done_work[0]
+    step(params, state, eph, run, rng)
+    full_step = state.done_work[0] - before
+    assert full_step == pytest.approx(params.rate_per_level[0, top] * 60.0)
+    before = state.done_work[0]
+    step(params, state, eph, np.array([A.send(state.slot[1], 1), 0, 0]), rng)  # sat 0 sends job 1 to sat 1
+    assert state.sat[1] == 1 and state.active[0] == 0
+    assert state.done_work[0] - before == pytest.approx(full_step)
+    sent_loaded = np.array([A.send(state.slot[0], 1), 0, 0])  # sending the loaded job itself unloads it
+    step(params, state, eph, sent_loaded, rng)
+    assert state.active[0] == -1 and state.sat[0] == 1
+
+
+def test_dense_shaping_pays_the_value_a_delivery_would_earn_now():
+    params, eph = world(**{"workload.value_half_life_h": 1.0, "episode.dense_shaping": True})
+    work = 1e15
+    state = start(params, eph, [work], deadline=0.0, value=8.0)  # late from the start
+    rng = np.random.default_rng(0)
+    run = np.array([params.actions.run(0, 2)])
+    step(params, state, eph, np.array([0]), rng)  # uplink
+    step(params, state, eph, run, rng)  # load and run
+    before, now_h = state.done_work[0], state.t * 60.0 / 3600.0
+    info = step(params, state, eph, run, rng)
+    assert info.shaping[0] == pytest.approx(8.0 * 0.5**now_h * (state.done_work[0] - before) / work)
+
+
 def test_broken_link_aborts_the_transfer():
     params, eph = world(n=3, isl=True, **{"links.isl_rate_gbps": 0.001})  # 128 MB takes 17 min
     state = start(params, eph, [1e15])

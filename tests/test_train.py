@@ -267,3 +267,14 @@ def test_export_command_writes_a_named_copy(run, tmp_path):
     assert spec["weights"]["file"] == "three-body-12.safetensors" and spec["trained_on"]["seed"] == 3
     assert (tmp_path / "three-body-12.safetensors").read_bytes() == (run / "policy.safetensors").read_bytes()
     assert LearnedPolicy.for_env(OrbitComputeEnv(SCENARIO), path=tmp_path / "three-body-12.json")
+
+
+def test_export_command_picks_an_earlier_checkpoint(run, tmp_path, capsys):
+    first, last = checkpoints(run)[0], checkpoints(run)[-1]
+    assert export.main([str(run), str(tmp_path / "early.safetensors"), "--checkpoint", str(first)]) == 0
+    early = json.loads((tmp_path / "early.json").read_text())["trained_on"]["timesteps"]
+    assert early == int(first.stem.split("_")[1]) < int(last.stem.split("_")[1])
+    assert (tmp_path / "early.safetensors").read_bytes() != (run / "policy.safetensors").read_bytes()
+    with pytest.raises(SystemExit):
+        export.main([str(run), str(tmp_path / "x.safetensors"), "--checkpoint", str(tmp_path / "missing.zip")])
+    assert "no checkpoint file" in capsys.readouterr().err

@@ -5,7 +5,7 @@ it was not trained on" (more or fewer satellites, other overrides) with the lead
 delivered value per episode, normalised so that random = 0 and the suite's reference heuristic = 100,
 and the mean score with its 95% bootstrap confidence interval (the board's per-scenario column).
 
-    python -m train.evaluate leaderboard/submissions/ppo-three-body-12/policy.json \\
+    python -m train.evaluate leaderboard/submissions/ppo-bc/three-body-12.json \\
         --scenario three-body-12 --set orbit.sats_per_plane=6 --seeds 1000-1009
 """
 

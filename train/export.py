@@ -96,13 +96,21 @@ def export_policy(
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from train.ppo import export_run
+    from train.ppo import RunError, export_run
 
-    p = argparse.ArgumentParser(prog="python -m train.export", description="Export a run's last checkpoint.")
+    p = argparse.ArgumentParser(prog="python -m train.export", description="Export a run's checkpoint (the last by default).")
     p.add_argument("run", type=Path, help="the run directory (orbit-env train --out)")
     p.add_argument("dest", type=Path, help="the .safetensors file to write; its .json spec goes beside it")
+    p.add_argument("--checkpoint", type=Path, help="a checkpoint of the run (checkpoints/ckpt_<steps>.zip) instead of the last")
     args = p.parse_args(argv)
-    weights, spec = export_run(args.run, args.dest)
+    if args.checkpoint is not None and not args.checkpoint.is_file():
+        p.error(f"no checkpoint file {args.checkpoint}")
+    if not (args.run / "config.json").is_file():
+        p.error(f"{args.run} is not a run directory (it has no config.json)")
+    try:
+        weights, spec = export_run(args.run, args.dest, args.checkpoint)
+    except RunError as e:
+        p.error(str(e))
     print(f"wrote {weights} and {spec}")
     return 0
 

@@ -130,12 +130,18 @@ def checkpoints(out: Path) -> list[Path]:
     return sorted((out / "checkpoints").glob("ckpt_*.zip"))
 
 
-def export_run(out: Path, dest: Path | None = None) -> tuple[Path, Path]:
-    """Export the last checkpoint of the run in ``out`` to ``dest`` (default ``out/policy.safetensors``) and its spec."""
+def export_run(out: Path, dest: Path | None = None, checkpoint: Path | None = None) -> tuple[Path, Path]:
+    """Export a checkpoint (default: the last) of the run in ``out`` to ``dest`` (default
+    ``out/policy.safetensors``) and its spec."""
     saved = json.loads((out / "config.json").read_text())
     cfg = config_from_dict(saved["config"], str(out / "config.json"))
     venv = build_env(dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, n_envs=1)))
-    model, meta = load_checkpoint(checkpoints(out)[-1], venv)
+    if checkpoint is None:
+        found = checkpoints(out)
+        if not found:
+            raise RunError(f"{out} has no checkpoint to export")
+        checkpoint = found[-1]
+    model, meta = load_checkpoint(checkpoint, venv)
     env = OrbitComputeEnv(cfg.scenario, overrides=cfg.env.overrides)
     trained_on = {"scenario": cfg.scenario, "overrides": cfg.env.overrides, "timesteps": meta["timesteps"], "seed": saved["seed"]}
     n = cfg.normalize
