@@ -25,8 +25,9 @@ D = 21 own fields + K x 12 slot fields + M x 10 neighbour fields; names and mean
 ``Discrete(2 + K*P + K*M)``: 0 idle (the loaded job stays loaded), 1 checkpoint the loaded job (then
 keep running it), ``2 + k*P + p`` run the job in slot k at power level p, ``2 + K*P + k*M + m`` send the
 job (or finished result) in slot k to the neighbour on terminal m; the laser terminal works beside the
-accelerators, so the loaded job keeps running at its power level unless it is the one sent. An illegal action (mask 0) is a no-op
-counted in ``infos[agent]["invalid_action"]``; an action outside the space raises ValueError.
+accelerators, so the loaded job keeps running at its power level unless it is the one sent. An illegal
+action (mask 0) is a no-op counted in ``infos[agent]["invalid_action"]``; an action outside the space
+raises ValueError.
 
 ## Rewards
 Team reward by default: every agent gets the value delivered to the ground this step (reference
