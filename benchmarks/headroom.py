@@ -31,6 +31,7 @@ from tqdm import tqdm  # noqa: E402
 from agents.heuristics import make_policy  # noqa: E402
 from orbit_env.env import OrbitComputeEnv  # noqa: E402
 from orbit_env.sim import Place, value_at  # noqa: E402
+from train.evaluate import seed_range  # noqa: E402
 
 
 def profile(scenario: str, policy: str, seed: int) -> dict:
@@ -83,11 +84,6 @@ def relaxed_bound(scenario: str, policy: str, seed: int, slots: int) -> float:
     return float(value_at(s.jobs, j[ok], (at + 1) * p.dt, env.scenario.workload.value_half_life_h).sum())
 
 
-def _seeds(text: str) -> list[int]:
-    lo, _, hi = text.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python benchmarks/headroom.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenario", default="three-body-12")
@@ -96,7 +92,7 @@ def main(argv=None) -> int:
     ap.add_argument("--bound-slots", type=int, default=16, help="queue slots of the rerun that times the earliest uplinks")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
-    seeds = _seeds(args.seeds)
+    seeds = seed_range(args.seeds)
     runs, bounds = [], []
     for seed in tqdm(seeds, desc=f"{args.policy} on {args.scenario}", unit="episode"):
         runs.append(profile(args.scenario, args.policy, seed))

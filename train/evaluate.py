@@ -49,7 +49,8 @@ def compare(spec: str, scenario: str, overrides: dict[str, Any], seeds: Sequence
     return rows
 
 
-def _seeds(text: str) -> list[int]:
+def seed_range(text: str) -> list[int]:
+    """The seeds of an inclusive range such as "1000-1009", or of a single seed such as "7"."""
     lo, _, hi = text.partition("-")
     return list(range(int(lo), int(hi or lo) + 1))
 
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     overrides = {k: tomllib.loads(f"v = {v}")["v"] for k, _, v in (s.partition("=") for s in args.set)}
     names = list(dict.fromkeys(["random", REFERENCE, *args.heuristics.split(",")]))
-    rows = compare(args.spec, args.scenario, overrides, _seeds(args.seeds), names)
+    rows = compare(args.spec, args.scenario, overrides, seed_range(args.seeds), names)
     print(f"{args.scenario} {' '.join(args.set)} seeds {args.seeds} ({rows[0]['n_sats']} satellites)")
     print("| policy | delivered value (mean) | score, mean [95% CI] |\n|---|---|---|")
     for r in sorted(rows, key=lambda r: -r["score"]):
