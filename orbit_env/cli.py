@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_check)
 
     sp = sub.add_parser("train", help="train a PPO policy on a scenario (needs the [train] extra)")
-    sp.add_argument("--scenario", default="three-body-12", help="scenario to train on; its config is train/configs/NAME.toml")
+    sp.add_argument("--scenario", help="scenario to train on (default: the config's, else three-body-12); its config is train/configs/NAME.toml")
     sp.add_argument("--config", help="training config TOML (default: train/configs/SCENARIO.toml, else the defaults)")
     sp.add_argument("--timesteps", type=int, help="total agent-steps (one per satellite per env step); default from the config")
     sp.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -20,8 +21,8 @@ from agents.learned import LearnedPolicy, PolicyFileError  # noqa: E402
 from orbit_env.cli import main  # noqa: E402
 from orbit_env.env import OrbitComputeEnv  # noqa: E402
 from train import export  # noqa: E402
-from train.config import ConfigError, EnvConfig, PPOConfig, RunConfig, TrainConfig, config_from_dict, load_config  # noqa: E402
-from train.bc import clone, collect  # noqa: E402
+from train.config import BCConfig, ConfigError, EnvConfig, PPOConfig, RunConfig, TrainConfig, config_from_dict, load_config  # noqa: E402
+from train.bc import clone, collect, warm_start  # noqa: E402
 from train.ppo import RunError, build_env, build_model, checkpoints, load_checkpoint, train  # noqa: E402
 from train.vec_env import make_vec_env  # noqa: E402
 
@@ -98,6 +99,17 @@ def run(tmp_path_factory) -> Path:
     return out
 
 
+def test_a_config_file_names_the_scenario_unless_the_command_line_does(run, tmp_path):
+    assert json.loads((run / "config.json").read_text())["config"]["scenario"] == SCENARIO
+    cfg = tmp_path / "one.toml"
+    cfg.write_text('scenario = "starcloud-1"\ntimesteps = 256\n[env]\nn_envs = 1\noverrides = { "episode.max_cycles" = 20 }\n'
+                   "[ppo]\nn_steps = 128\nbatch_size = 64\n[run]\nbaseline_episodes = 1\nbaselines = []\n")  # fmt: skip
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["config"]["scenario"] == "starcloud-1"
+    assert main(["train", "--config", str(cfg), "--scenario", SCENARIO, "--out", str(tmp_path / "b"), "--quiet", "--timesteps", "1536"]) == 0
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["config"]["scenario"] == SCENARIO
+
+
 def test_short_training_beats_random(run):
     seeds = range(500, 504)
     learned = episode_return(lambda env: LearnedPolicy.for_env(env, path=run / "policy.safetensors"), LEARN, seeds)
@@ -134,6 +146,38 @@ def test_exported_policy_acts_like_the_model(run):
     n = (len(raw) // 12) * 12
     batched = policy.act_arrays(raw[:n].reshape(-1, 12, raw.shape[1]), masks[:n].reshape(-1, 12, masks.shape[1]))
     np.testing.assert_array_equal(batched.reshape(-1), expected[:n])
+
+
+def test_central_critic_sees_the_constellation_and_the_actor_only_its_satellite(tmp_path):
+    base = tiny_config(2 * 1536)
+    cfg = dataclasses.replace(base, ppo=dataclasses.replace(base.ppo, critic="central"), env=dataclasses.replace(base.env, team_weight=1.0))
+    result = train(cfg, tmp_path / "run", seed=2, progress=False)
+    venv = build_env(cfg)
+    model, _ = load_checkpoint(checkpoints(result.out)[-1], venv)
+    venv.training = False
+    D = OrbitComputeEnv(SCENARIO).layout.size
+    venv.seed(3)
+    venv.reset()
+    raw, masks = [], []
+    for _ in range(20):
+        raw.append(venv.get_original_obs())
+        masks.append(venv.venv.action_masks().copy())
+        venv.step((np.random.default_rng(len(raw)).random(masks[-1].shape) * masks[-1]).argmax(axis=1))
+    raw, masks = np.concatenate(raw), np.concatenate(masks)
+    assert raw.shape[1] == 3 * D
+    per_episode = raw[:12, :D]  # episode 0's satellites at the first step: mean and max follow each one's own vector
+    np.testing.assert_allclose(raw[:12, D:], np.tile(np.concatenate([per_episode.mean(0), per_episode.max(0)]), (12, 1)), atol=1e-6)
+    shuffled = raw.copy()
+    shuffled[:, D:] = shuffled[::-1, D:]  # another constellation around the same satellites
+    obs, other = (torch.as_tensor(venv.normalize_obs(x)) for x in (raw, shuffled))
+    with torch.no_grad():
+        logits = [model.policy.get_distribution(o).distribution.logits for o in (obs, other)]
+        values = [model.policy.predict_values(o) for o in (obs, other)]
+    torch.testing.assert_close(logits[0], logits[1])  # the actor reads only its own observation
+    assert not torch.allclose(values[0], values[1])  # the critic reads the summary
+    policy = LearnedPolicy.for_env(OrbitComputeEnv(SCENARIO), path=result.policy_path)
+    expected, _ = model.predict(venv.normalize_obs(raw), action_masks=masks, deterministic=True)
+    np.testing.assert_array_equal(policy.act_arrays(raw[:, :D], masks), expected)  # the export needs no summary
 
 
 def test_corrupt_or_mismatched_policy_is_a_clear_error(run, tmp_path):
@@ -229,6 +273,8 @@ def test_config_errors_name_the_key(tmp_path):
         config_from_dict({"ppo": {"n_step": 10}})
     with pytest.raises(ConfigError, match="unknown key 'nev'"):
         config_from_dict({"nev": {}})
+    with pytest.raises(ConfigError, match="ppo.critic is 'global'; expected 'local' or 'central'"):
+        config_from_dict({"ppo": {"critic": "global"}})
     shipped = load_config(SCENARIO)
     assert shipped.scenario == SCENARIO and shipped.env.overrides
     assert load_config("starcloud-shell-1000") == TrainConfig(scenario="starcloud-shell-1000")  # no config file: defaults
@@ -258,7 +304,21 @@ def test_behaviour_cloning_imitates_the_teacher():
     model = build_model(cfg, venv, seed=0)
     data = collect(venv, make_policy("edf", OrbitComputeEnv(SCENARIO, overrides=SHORT)), 40, cfg.ppo.gamma, seed=0)
     assert len(data["obs"]) == 40 * venv.num_envs and data["return"].shape == data["action"].shape
-    assert clone(model, data, epochs=30, batch_size=256, seed=0) > 0.95
+    assert clone(model, {**data, "obs": venv.normalize_obs(data["obs"])}, epochs=30, batch_size=256, seed=0) > 0.95
+
+
+def test_dagger_lets_the_student_act_and_the_teacher_label():
+    cfg = tiny_config(1)
+    venv = build_env(cfg)
+    model = build_model(cfg, venv, seed=0)  # untrained: it disagrees with the teacher
+    teacher = make_policy("edf", OrbitComputeEnv(SCENARIO, overrides=SHORT))
+    data = collect(venv, teacher, 40, cfg.ppo.gamma, seed=4, student=model)  # jobs reach the satellites within the hour
+    assert np.array_equal(data["action"], teacher.act_arrays(data["obs"], data["mask"]))  # labels are the teacher's
+    assert (data["student_action"] != data["action"]).any()  # ... but the student chose the moves
+    assert data["mask"][np.arange(len(data["mask"])), data["student_action"]].all()  # legal ones
+    report = warm_start(model, venv, teacher, BCConfig(steps=20, epochs=20, dagger_rounds=2, dagger_epochs=20), cfg.ppo.gamma, 256, seed=0)
+    assert report["samples"] == [20 * venv.num_envs * r for r in (1, 2, 3)] and len(report["student_agreement"]) == 2
+    assert report["student_agreement"][-1] > 0.9 and report["accuracy"][-1] > 0.95  # after cloning, it mostly agrees
 
 
 def test_export_command_writes_a_named_copy(run, tmp_path):

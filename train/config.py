@@ -53,6 +53,7 @@ class PPOConfig:
     target_kl: float | None = None
     net_arch: list[int] = field(default_factory=lambda: [128, 128])  # hidden layers of the policy and value MLPs
     activation: str = "tanh"  # tanh or relu
+    critic: str = "local"  # local: the critic sees the agent's observation; central: also the constellation's mean and max
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ class BCConfig:
     steps: int = 0  # vec steps of the teacher to clone before PPO (0: PPO from scratch); see train/bc.py
     teacher: str = "balance"  # a heuristic from agents.heuristics
     epochs: int = 10
+    learning_rate: float = 3e-4  # Adam step size while cloning (PPO then continues at ppo.learning_rate)
+    dagger_rounds: int = 0  # rounds of DAgger after the clone: the clone acts, the teacher labels, fit again
+    dagger_epochs: int = 10  # passes over all the data so far in each DAgger round
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,8 @@ def config_from_dict(data: dict[str, Any], where: str = "config") -> TrainConfig
         raise ConfigError(f"{where}: env.team_weight is {cfg.env.team_weight}; expected a number in [0, 1]")
     if cfg.ppo.activation not in ("tanh", "relu"):
         raise ConfigError(f"{where}: ppo.activation is {cfg.ppo.activation!r}; expected 'tanh' or 'relu'")
+    if cfg.ppo.critic not in ("local", "central"):
+        raise ConfigError(f"{where}: ppo.critic is {cfg.ppo.critic!r}; expected 'local' or 'central'")
     return cfg
 
 

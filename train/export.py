@@ -70,9 +70,9 @@ def export_policy(
     """
     path = Path(path).with_suffix(".safetensors")
     tensors, layers, activation = actor_tensors(policy)
-    if obs_rms is not None:
-        tensors["obs_mean"] = np.asarray(obs_rms.mean, np.float64)  # float64 as VecNormalize keeps them
-        tensors["obs_var"] = np.asarray(obs_rms.var, np.float64)
+    if obs_rms is not None:  # float64 as VecNormalize keeps them; a central critic's summary (after D) is not the actor's
+        tensors["obs_mean"] = np.asarray(obs_rms.mean, np.float64)[: layout.size]
+        tensors["obs_var"] = np.asarray(obs_rms.var, np.float64)[: layout.size]
     blob = save(tensors)
     spec = {
         "format": FORMAT,

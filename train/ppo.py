@@ -11,7 +11,7 @@ curve.csv            one row per finished episode: timesteps, return, delivered 
 baselines.json       delivered value of the run.baselines heuristics and the final policy, same seeds
 curve.png            the learning curve with the baselines
 policy.safetensors   the exported actor (see train.export) and policy.json, its spec
-bc.json              with a [bc] warm start: the teacher, samples and the cloned accuracy
+bc.json              with a [bc] warm start: the teacher, samples and accuracy of the clone and of each DAgger round
 summary.json         timesteps, wall time, steps per second
 ```
 """
@@ -38,9 +38,10 @@ from stable_baselines3.common.vec_env import VecNormalize
 from tqdm import tqdm
 
 from orbit_env.env import OrbitComputeEnv
-from train.bc import clone, collect
+from train.bc import warm_start
 from train.config import TrainConfig, config_from_dict
 from train.export import atomic_write_bytes, export_policy
+from train.policy import CentralCriticPolicy
 from train.vec_env import make_vec_env
 
 CURVE_FIELDS = ("timesteps", "episode", "return", "delivered_value", "length", "wall_s")
@@ -65,7 +66,7 @@ class TrainResult:
 
 def build_env(cfg: TrainConfig) -> VecNormalize:
     """The training VecEnv: the masked bridge under VecNormalize (a pass-through if both flags are off)."""
-    venv = make_vec_env(cfg.scenario, cfg.env.n_envs, cfg.env.overrides, cfg.env.team_weight)
+    venv = make_vec_env(cfg.scenario, cfg.env.n_envs, cfg.env.overrides, cfg.env.team_weight, cfg.ppo.critic == "central")
     n = cfg.normalize
     return VecNormalize(venv, norm_obs=n.obs, norm_reward=n.reward, clip_obs=n.clip_obs, clip_reward=n.clip_reward, gamma=cfg.ppo.gamma)
 
@@ -73,8 +74,11 @@ def build_env(cfg: TrainConfig) -> VecNormalize:
 def build_model(cfg: TrainConfig, venv: VecNormalize, seed: int) -> MaskablePPO:
     p = cfg.ppo
     activation = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[p.activation]
+    policy_kwargs = {"net_arch": {"pi": list(p.net_arch), "vf": list(p.net_arch)}, "activation_fn": activation}
+    if p.critic == "central":
+        policy_kwargs["actor_dim"] = venv.venv.agent_obs_size
     return MaskablePPO(
-        "MlpPolicy",
+        CentralCriticPolicy if p.critic == "central" else "MlpPolicy",
         venv,
         n_steps=p.n_steps,
         batch_size=p.batch_size,
@@ -87,7 +91,7 @@ def build_model(cfg: TrainConfig, venv: VecNormalize, seed: int) -> MaskablePPO:
         vf_coef=p.vf_coef,
         max_grad_norm=p.max_grad_norm,
         target_kl=p.target_kl,
-        policy_kwargs={"net_arch": {"pi": list(p.net_arch), "vf": list(p.net_arch)}, "activation_fn": activation},
+        policy_kwargs=policy_kwargs,
         seed=seed,
         device="cpu",
         verbose=0,
@@ -270,10 +274,8 @@ def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False
         if cfg.bc.steps:
             teacher = make_policy(cfg.bc.teacher, OrbitComputeEnv(cfg.scenario, overrides=cfg.env.overrides))
             t_bc = time.time()
-            data = collect(venv, teacher, cfg.bc.steps, cfg.ppo.gamma, seed)
-            accuracy = clone(model, data, cfg.bc.epochs, cfg.ppo.batch_size, seed)
-            bc = {"teacher": cfg.bc.teacher, "samples": len(data["obs"]), "accuracy": accuracy, "wall_s": time.time() - t_bc}
-            atomic_write_bytes(out / "bc.json", json.dumps(bc).encode())
+            bc = warm_start(model, venv, teacher, cfg.bc, cfg.ppo.gamma, cfg.ppo.batch_size, seed)
+            atomic_write_bytes(out / "bc.json", json.dumps({**bc, "wall_s": time.time() - t_bc}, indent=1).encode())
     model.set_logger(configure(str(out / "tb"), ["tensorboard"]))
     callback = TrainingCallback(out, cfg, seed, cfg.timesteps, wall_before, progress)
     start = model.num_timesteps

@@ -16,9 +16,12 @@ env with one slot per satellite (parameter sharing: one policy acts for every sa
   satellite of each finished episode, so SB3 logs one return per episode, not one per satellite.
 
 The policy sees only the observation vector; the action mask is served through ``action_masks()``,
-which is how sb3-contrib's MaskablePPO asks for it. ``team_weight`` w blends per-satellite rewards
-(``episode.reward = "individual"``) into (1 - w) x own + w x the constellation's mean, to share the
-credit for cooperation (a job sent to a neighbour earns the neighbour's reward).
+which is how sb3-contrib's MaskablePPO asks for it. With ``critic_summary`` every satellite's vector is
+followed by its constellation's mean and maximum of each field (3 x D in all), the input of a centralised
+critic (``train.policy``); the actor reads only the first D, the agent's own observation.
+``team_weight`` w blends per-satellite rewards (``episode.reward = "individual"``) into
+(1 - w) x own + w x the constellation's mean, to share the credit for cooperation (a job sent to a
+neighbour earns the neighbour's reward).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import supersuit as ss
+from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
 
@@ -37,15 +41,18 @@ from orbit_env.env import OrbitComputeEnv
 class MaskedVecEnv(VecEnv):
     """SB3 VecEnv over ``n_envs`` copies of an OrbitComputeEnv, one slot per satellite."""
 
-    def __init__(self, make_env: Callable[[], OrbitComputeEnv], n_envs: int, team_weight: float = 0.0):
+    def __init__(self, make_env: Callable[[], OrbitComputeEnv], n_envs: int, team_weight: float = 0.0, critic_summary: bool = False):
         par = make_env()
-        self.team_weight = team_weight
+        self.team_weight, self.critic_summary = team_weight, critic_summary
         self.n_agents = len(par.possible_agents)
         self.n_episodes = n_envs
         agent = par.possible_agents[0]
         self.venv = ss.concat_vec_envs_v1(ss.pettingzoo_env_to_vec_env_v1(par), n_envs, base_class="gymnasium")
         self.render_mode = None
-        super().__init__(n_envs * self.n_agents, par.observation_space(agent)["observation"], par.action_space(agent))
+        own = par.observation_space(agent)["observation"]
+        self.agent_obs_size = own.shape[0]
+        space = spaces.Box(-1.0, 1.0, (3 * own.shape[0],), np.float32) if critic_summary else own
+        super().__init__(n_envs * self.n_agents, space, par.action_space(agent))
         self._masks = np.ones((self.num_envs, par.action_space(agent).n), bool)
         self._actions = np.zeros(self.num_envs, np.int64)
         self._returns = np.zeros(self.num_envs)
@@ -54,7 +61,17 @@ class MaskedVecEnv(VecEnv):
 
     def _split(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         self._masks = obs["action_mask"].astype(bool)
-        return obs["observation"]
+        return self._with_summary(obs["observation"])
+
+    def _with_summary(self, obs: np.ndarray) -> np.ndarray:
+        """(episodes x agents, D) observations, followed by each episode's mean and max if ``critic_summary``."""
+        if not self.critic_summary:
+            return obs
+        per = obs.reshape(-1, self.n_agents, obs.shape[-1])
+        summary = np.concatenate([per.mean(axis=1), per.max(axis=1)], axis=-1)
+        return np.concatenate([per, np.broadcast_to(summary[:, None], (*per.shape[:2], summary.shape[-1]))], axis=-1).reshape(
+            len(obs), -1
+        )
 
     def reset(self) -> np.ndarray:
         seed = self._seeds[0]
@@ -81,11 +98,14 @@ class MaskedVecEnv(VecEnv):
         for i in np.flatnonzero(dones):
             info = infos[i]
             info["TimeLimit.truncated"] = bool(truncs[i] and not terms[i])
-            info["terminal_observation"] = info["terminal_observation"]["observation"]
             if "episode" in info:
                 info["metrics"] = info.pop("episode")
         for e in np.flatnonzero(dones.reshape(self.n_episodes, self.n_agents).any(axis=1)):
             first = e * self.n_agents
+            agents = range(first, first + self.n_agents)  # an episode's agents end together (truncation)
+            final = self._with_summary(np.stack([infos[i]["terminal_observation"]["observation"] for i in agents]))
+            for i, o in zip(agents, final):
+                infos[i]["terminal_observation"] = o
             info = infos[first]
             info["episode"] = {
                 "r": float(self._returns[first : first + self.n_agents].mean()),
@@ -126,6 +146,8 @@ class MaskedVecEnv(VecEnv):
         return [False for _ in self._indices(indices)]
 
 
-def make_vec_env(scenario: str, n_envs: int, overrides: dict[str, Any] | None = None, team_weight: float = 0.0) -> MaskedVecEnv:
+def make_vec_env(
+    scenario: str, n_envs: int, overrides: dict[str, Any] | None = None, team_weight: float = 0.0, critic_summary: bool = False
+) -> MaskedVecEnv:
     """The training VecEnv for a scenario (with training-only overrides such as dense shaping)."""
-    return MaskedVecEnv(lambda: OrbitComputeEnv(scenario, overrides=overrides), n_envs, team_weight)
+    return MaskedVecEnv(lambda: OrbitComputeEnv(scenario, overrides=overrides), n_envs, team_weight, critic_summary)
