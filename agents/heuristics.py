@@ -153,8 +153,10 @@ class BalancePolicy(CheckpointPolicy):
     """edf-ckpt that uses the laser links to spread work and reach the ground sooner.
 
     A finished result goes to the neighbour whose next ground contact is at least ``relay_margin_min``
-    sooner than ours. Otherwise, with a job waiting behind the running one, the waiting job with the
-    latest deadline goes to a neighbour with at least ``min_free_gap`` more free slots that is in sunlight
+    sooner than ours: a relay costs only a laser terminal's second (the accelerators keep running), so the
+    margin just has to stop results bouncing between neighbours whose contacts are equally near.
+    Otherwise, with a job waiting behind the running one, the waiting job with the latest deadline goes
+    to a neighbour with at least ``min_free_gap`` more free slots that is in sunlight
     or has ``spare_soc`` of charge above safe mode, preferring sun, charge and a coming contact. Both rules
     move work only downhill (sooner contact, less load), so nothing ping-pongs.
     """
@@ -162,7 +164,7 @@ class BalancePolicy(CheckpointPolicy):
     name = "balance"
 
     def __init__(
-        self, layout, actions, sheet: Datasheet, relay_margin_min: float = 15.0, min_free_gap: int = 2, spare_soc: float = 0.3, **params
+        self, layout, actions, sheet: Datasheet, relay_margin_min: float = 2.0, min_free_gap: int = 2, spare_soc: float = 0.3, **params
     ):
         super().__init__(layout, actions, sheet, **params)
         self.relay_margin_min, self.min_free_gap = float(relay_margin_min), int(min_free_gap)

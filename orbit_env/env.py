@@ -12,14 +12,14 @@ policy trained on 12 satellites runs on 81).
 
 ## Observation Space
 ``Dict(observation=Box(-1, 1, (D,), float32), action_mask=Box(0, 1, (A,), int8))``.
-D = 21 own fields + K x 12 slot fields + M x 10 neighbour fields; names and meaning in
+D = 21 own fields + K x 12 slot fields + M x 12 neighbour fields; names and meaning in
 ``orbit_env.observe`` (``env.layout.names()`` lists every element).
 
 | slice | fields |
 |---|---|
 | own | soc, temp, gpu_margin, sunlit, t_light_change, in_saa, t_saa_change, contact, t_contact_next, t_contact_left, safe_mode, gpu_loaded, gpu_recovering, thermal_off, power_level, queue_fill, lat, lon_sin, lon_cos, ground_backlog, episode_progress |
 | slot[k] | present, runnable, result, in_flight, active, remaining, at_risk, deadline, value, gpus, checkpoint, downlink |
-| neigh[m] | present, link_up, range, soc, temp, free_slots, contact, t_contact_next, sunlit, safe_mode |
+| neigh[m] | present, link_up, range, soc, temp, free_slots, work, results, contact, t_contact_next, sunlit, safe_mode |
 
 ## Action Space
 ``Discrete(2 + K*P + K*M)``: 0 idle (the loaded job stays loaded), 1 checkpoint the loaded job (then
@@ -33,9 +33,11 @@ raises ValueError.
 Team reward by default: every agent gets the value delivered to the ground this step (reference
 GPU-hours, discounted after the deadline) minus ``safe_mode_penalty`` per safe-mode entry and
 ``thermal_shutdown_penalty`` per thermal shutdown. ``episode.reward = "individual"`` credits each
-satellite with its own deliveries and penalties. ``episode.dense_shaping`` adds, for the work done this
-step, the fraction of the job it completes x the value a delivery would earn now (so late work earns
-less; taken back if the work is lost). ``infos[agent]["reward_components"]`` has every term.
+satellite with its own penalties and the value of the jobs it finished, when their results reach the
+ground (through its own radio or relayed by a neighbour: relaying a result costs its finisher nothing).
+``episode.dense_shaping`` adds, for the work done this step, the fraction of the job it completes x the
+value a delivery would earn now (so late work earns less; taken back if the work is lost).
+``infos[agent]["reward_components"]`` has every term.
 
 ## Starting State
 A start time drawn uniformly in the ephemeris window, batteries at ``initial_soc``, radiators at

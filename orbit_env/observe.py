@@ -59,6 +59,8 @@ NEIGH_FIELDS = (
     "soc",  # partner's state of charge
     "temp",  # partner's node temperature, (C - 40) / 60
     "free_slots",  # partner's free slots / K
+    "work",  # partner's runnable work on board (queued and loaded), hours at full speed, log1p(h) / log1p(100)
+    "results",  # partner's finished results waiting for a ground contact / K
     "contact",  # 1 if the partner has a ground contact now
     "t_contact_next",  # partner's time to next contact, as own
     "sunlit",  # 1 if the partner is in sunlight
@@ -169,16 +171,18 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
     place = state.place[j]
     model = jobs.model[j]
     thr_h = params.model_thr[model] * 3600.0
+    remaining_h = (jobs.work[j] - state.done_work[j]) / thr_h
+    is_result = place == Place.RESULT
     slot = out[:, layout.slots].reshape(N, K, len(SLOT_FIELDS))
     _fill(
         slot,
         [
             occupied,
             place == Place.ONBOARD,
-            place == Place.RESULT,
+            is_result,
             (place == Place.UPLINK) | (place == Place.SENDING),
             j == state.active[:, None],
-            _logn((jobs.work[j] - state.done_work[j]) / thr_h, 100.0),
+            _logn(remaining_h, 100.0),
             _logn((state.done_work[j] - state.ckpt_work[j]) / thr_h, 10.0),
             (jobs.deadline_s[j] - state.t * params.dt) / (24 * 3600.0),
             _logn(jobs.value[j], 100.0),
@@ -190,6 +194,8 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
     slot *= occupied[..., None]
 
     if M:
+        work_h = np.where(place == Place.ONBOARD, remaining_h, 0.0).sum(axis=1)  # jobs in flight count on neither end
+        results = is_result.sum(axis=1) / K
         nb = np.maximum(eph.neighbours, 0)
         has = eph.neighbours >= 0
         neigh = out[:, layout.neighbours].reshape(N, M, len(NEIGH_FIELDS))
@@ -202,6 +208,8 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
                 soc[nb],
                 temp[nb],
                 1.0 - fill[nb],
+                _logn(work_h[nb], 100.0),
+                results[nb],
                 eph.contact[e][nb],
                 _t_contact(eph.t_contact_next[e][nb]),
                 eph.sunlit[e][nb],

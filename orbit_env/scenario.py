@@ -175,7 +175,7 @@ class EpisodeConfig:
     max_cycles: int = _f(1440, 1, 1000000, doc="steps per episode (truncation)")
     start_window_h: float = _f(24.0, 0.0, 24.0 * 365, doc="reset draws the start offset in [0, this)")
     queue_slots: int = _f(4, 1, 64, doc="K: jobs a satellite holds and observes")
-    reward: str = _f("team", choices=("team", "individual"), doc="who is credited with delivered value")
+    reward: str = _f("team", choices=("team", "individual"), doc="who is credited with delivered value: every agent, or the satellite that finished the job")
     dense_shaping: bool = _f(False, doc="add, each step, the value a delivery would earn now x the fraction of the job done (training only)")
     safe_mode_penalty: float = _f(1.0, 0.0, 1e6, doc="reward subtracted per safe-mode entry")
     thermal_shutdown_penalty: float = _f(1.0, 0.0, 1e6, doc="reward subtracted per thermal shutdown")

@@ -114,6 +114,7 @@ class SimState:
     dest: np.ndarray  # (J,) destination satellite while SENDING, else -1
     dest_slot: np.ndarray  # (J,) slot reserved at the destination
     term: np.ndarray  # (J,) ISL terminal of the source used while SENDING
+    finisher: np.ndarray  # (J,) satellite that completed the job's work, -1 until then (credited at delivery)
     done_work: np.ndarray  # (J,) work completed (model units)
     ckpt_work: np.ndarray  # (J,) work saved at the last checkpoint
     xfer_left: np.ndarray  # (J,) bytes left of the current uplink / ISL transfer / downlink
@@ -158,6 +159,7 @@ def reset_state(params: Params, eph: Ephemeris, rng: np.random.Generator, jobs: 
         dest=np.full(J, -1, np.int64),
         dest_slot=np.full(J, -1, np.int64),
         term=np.full(J, -1, np.int64),
+        finisher=np.full(J, -1, np.int64),
         done_work=np.zeros(J),
         ckpt_work=np.zeros(J),
         xfer_left=np.zeros(J),
@@ -254,7 +256,8 @@ def value_at(jobs: JobBatch, idx, t_s: float, half_life_h: float):
 class StepInfo:
     """What happened in one step, per satellite, for rewards and infos."""
 
-    delivered_value: np.ndarray  # (N,) value delivered by each satellite's downlink
+    delivered_value: np.ndarray  # (N,) value delivered this step, credited to the satellite that finished each job
+    # (a relayed result goes down through a neighbour, but the work, and so the credit, is the finisher's)
     shaping: np.ndarray  # (N,) value now (discounted when late) x fraction of work done (minus lost) by each satellite
     safe_entered: np.ndarray  # (N,) bool
     thermal_shutdown: np.ndarray  # (N,) bool
@@ -338,6 +341,7 @@ def step(
     fj = j[finished]
     state.done_work[fj] = jobs.work[fj]
     state.ckpt_work[fj] = jobs.work[fj]
+    state.finisher[fj] = state.sat[fj]
     _settle_on_board(params, state, fj)
     if ended.any():
         failed = j[ended & ~finished]  # the job itself failed or was cancelled (trace outcome): it leaves
@@ -418,7 +422,7 @@ def step(
         state.xfer_left[results] -= links.shared_progress(state.sat[results], N, links.bytes_per_step(sc.ground.downlink_gbps, dt))
         delivered = results[state.xfer_left[results] <= 0]
         value = value_at(jobs, delivered, now + dt, sc.workload.value_half_life_h)
-        delivered_value = np.bincount(state.sat[delivered], weights=value, minlength=N)
+        delivered_value = np.bincount(state.finisher[delivered], weights=value, minlength=N)
         state.slots[state.sat[delivered], state.slot[delivered]] = -1
         state.place[delivered] = Place.DONE
         state.delivered_s[delivered] = now + dt
@@ -509,6 +513,8 @@ def consistency_errors(state: SimState) -> list[str]:
             errors.append(f"satellite {i} has active job {j} which is {Place.NAMES[state.place[j]]} on {state.sat[j]}")
     if len(act) != len(np.unique(act)):
         errors.append("a job is active on two satellites")
+    for j in np.flatnonzero(np.isin(place, (Place.RESULT, Place.DONE)) & (state.finisher[:J] < 0)):
+        errors.append(f"job {j} is {Place.NAMES[place[j]]} but no satellite is recorded as having finished it")
     if state.n_arrived != int((state.place[:J] != Place.FUTURE).sum()):
         errors.append(f"{state.n_arrived} jobs arrived but {(place != Place.FUTURE).sum()} have left FUTURE")
     return errors

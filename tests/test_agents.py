@@ -184,7 +184,9 @@ def test_balance_relays_results_and_offloads_queued_work_downhill():
     mask[A.send(0, np.arange(A.M))] = 1
     assert policy.act_arrays(obs[None], mask[None])[0] == A.send(0, 1)  # toward the neighbour in contact now
     set_own(env, obs, t_contact_next=minutes(5))
-    assert policy.act_arrays(obs[None], mask[None])[0] == A.IDLE  # we reach the ground soon enough ourselves
+    assert policy.act_arrays(obs[None], mask[None])[0] == A.send(0, 1)  # 5 minutes sooner is worth a relay
+    set_own(env, obs, t_contact_next=minutes(1))
+    assert policy.act_arrays(obs[None], mask[None])[0] == A.IDLE  # a minute sooner is inside the margin
 
     obs, mask = blank(env)  # three queued jobs, one running; neighbour 0 is empty and in sunlight
     set_own(env, obs, soc=1.0, sunlit=1, t_light_change=0.5, queue_fill=0.75)

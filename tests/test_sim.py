@@ -176,6 +176,22 @@ def test_sending_a_waiting_job_keeps_the_loaded_job_running():
     assert state.active[0] == -1 and state.sat[0] == 1
 
 
+def test_a_relayed_result_credits_the_satellite_that_did_the_work():
+    params, eph = world(n=3, isl=True)
+    rate = MODELS["shakespeare-char"].throughput
+    state = start(params, eph, [rate * 600.0], value=2.0)  # ten minutes of work
+    rng = np.random.default_rng(0)
+    A = params.actions
+    step(params, state, eph, np.zeros(3, int), rng)  # uplinked to sat 0
+    eph.contact.setflags(write=True)
+    eph.contact[state.t :, 0] = False  # then sat 0 loses the ground; its neighbours keep it
+    run_until(params, state, eph, int(A.run(0, 2)), lambda s, i: s.place[0] == Place.RESULT)
+    assert state.finisher[0] == 0
+    info = step(params, state, eph, np.array([A.send(0, 1), 0, 0]), rng)  # relay to sat 1 over terminal 1
+    assert state.place[0] == Place.DONE and state.sat[0] == 1  # it landed and went down through sat 1 ...
+    np.testing.assert_allclose(info.delivered_value, [2.0, 0.0, 0.0])  # ... but sat 0 earned it
+
+
 def test_dense_shaping_pays_the_value_a_delivery_would_earn_now():
     params, eph = world(**{"workload.value_half_life_h": 1.0, "episode.dense_shaping": True})
     work = 1e15
