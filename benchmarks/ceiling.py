@@ -7,8 +7,9 @@ Runs, on one scenario and its seeds (the suite's test seeds by default):
 - ``balance`` with other parameters (the old 15-minute relay margin; more eager load balancing);
 - ``balance`` with privileged load balancing: each step, a satellite with a job waiting behind its running
   one sends it to the linked neighbour with the least work on board, if that leaves the neighbour with less
-  than the sender. It reads the true work on board of every neighbour from the simulator, which no
-  policy's observation carries exactly, so it is a reference point, not a baseline;
+  than the sender. It reads every satellite's exact work on board from the simulator (a policy sees its
+  neighbours' only as ``neigh[m].work``, log-scaled and clipped at 100 h), so it is a reference point,
+  not a baseline;
 - optionally a trained policy (``--spec``);
 
 and prints each one's mean delivered value and mean score [95% CI], then the bar: the upper end of

@@ -73,6 +73,4 @@ class CentralCriticPolicy(MaskableActorCriticPolicy):
         self.mlp_extractor = SplitMlpExtractor(self.actor_dim, self.features_dim, arch, self.activation_fn)
 
     def _get_constructor_parameters(self) -> dict:
-        data = super()._get_constructor_parameters()
-        data.pop("share_features_extractor", None)  # always False here: __init__ sets it
-        return {**data, "actor_dim": self.actor_dim}
+        return {**super()._get_constructor_parameters(), "actor_dim": self.actor_dim}
