@@ -53,6 +53,7 @@ human), ``overrides`` (dotted keys), ``tle_file``, ``cache_dir`` (ephemeris cach
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium
@@ -127,9 +128,14 @@ class OrbitComputeEnv(ParallelEnv):
         self._obs, self._mask = observe(self.params, self.sim, self.ephemeris)
 
     def step_arrays(self, actions: np.ndarray) -> tuple[np.ndarray, StepInfo]:
-        """Advance with an (N,) int array of actions; return (N,) rewards and the step's details."""
+        """Advance with an (N,) int array of actions; return (N,) rewards and the step's details.
+
+        The actions are checked before anything changes: a rejected step leaves the state and the
+        random stream as they were.
+        """
         if self.sim is None or self.sim.t >= self.max_cycles:
             raise RuntimeError("the episode is over or was never started: call reset() first")
+        actions = check_action_array(actions, self.possible_agents, self.params.n_actions)
         info = step(self.params, self.sim, self.ephemeris, actions, self._rng, mask=self._mask)
         self.last_step = info
         self._obs, self._mask = observe(self.params, self.sim, self.ephemeris)
@@ -198,20 +204,19 @@ class OrbitComputeEnv(ParallelEnv):
             self.render()
         return obs, rew, terms, truncs, infos
 
-    def _action_array(self, actions: dict[str, Any]) -> np.ndarray:
-        n_act = self.params.n_actions
-        try:
-            act = np.array([actions[a] for a in self.agents])
-        except KeyError as e:
-            raise ValueError(f"no action for agent {e.args[0]!r}: step() needs one action per live agent") from None
-        if act.shape != (len(self.agents),) or act.dtype.kind not in "iu":
-            bad = next(a for a in self.agents if not isinstance(actions[a], (int, np.integer)) or np.ndim(actions[a]))
-            raise ValueError(f"action for {bad!r} is {actions[bad]!r}: expected an integer in [0, {n_act})")
-        out = (act < 0) | (act >= n_act)
-        if out.any():
-            i = int(np.flatnonzero(out)[0])
-            raise ValueError(f"action {int(act[i])} for {self.agents[i]!r} is outside Discrete({n_act}): expected 0 to {n_act - 1}")
-        return act
+    def _action_array(self, actions: Mapping[str, Any]) -> np.ndarray:
+        """The actions of a PettingZoo step as an (N,) array: one integer per live agent and nothing else."""
+        if not isinstance(actions, Mapping):
+            raise ValueError(f"step() expects a dict {{agent: action}}, got {type(actions).__name__}: {_short(actions)}")
+        if len(actions) != len(self.agents) or not all(a in actions for a in self.agents):
+            missing = [a for a in self.agents if a not in actions]
+            if missing:
+                raise ValueError(f"no action for agent {missing[0]!r} ({len(missing)} missing): step() needs one action per live agent")
+            live = set(self.agents)
+            extra = sorted(map(str, (a for a in actions if a not in live)))
+            raise ValueError(f"actions for unknown agents {', '.join(map(repr, extra[:5]))}: the live agents are sat_0 to sat_{len(self.agents) - 1}")
+        values = [actions[a] for a in self.agents]
+        return check_action_values(values, self.agents, self.params.n_actions)
 
     def _obs_dicts(self) -> dict[str, dict[str, np.ndarray]]:
         # iterating the arrays yields the per-agent row views at C speed
@@ -270,10 +275,17 @@ class OrbitComputeGymEnv(gymnasium.Env):
         return self._obs(), {}
 
     def step(self, action):
-        act = np.atleast_1d(np.asarray(action))
-        if not self.action_space.contains(action if not self.single else int(act[0])):
-            raise ValueError(f"action {action!r} is outside {self.action_space}")
-        rewards, info = self.par.step_arrays(act.astype(np.int64))
+        A, agents = self.par.params.n_actions, self.par.possible_agents
+        if self.single:
+            act = check_action_values([action], agents, A)
+        elif isinstance(action, np.ndarray):
+            act = action  # step_arrays checks dtype, shape and range
+        else:
+            try:
+                act = check_action_values(list(action), agents, A)
+            except TypeError:
+                raise ValueError(f"action {_short(action)} is not a sequence of {len(agents)} integers: expected {self.action_space}") from None
+        rewards, info = self.par.step_arrays(np.asarray(act))
         reward = float(rewards[0]) if self.par.scenario.episode.reward == "team" else float(rewards.sum())
         trunc = self.par.truncated
         infos = {"invalid_actions": int(info.invalid.sum())}
@@ -289,3 +301,50 @@ class OrbitComputeGymEnv(gymnasium.Env):
 
     def close(self):
         self.par.close()
+
+
+def _short(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_integer(v: Any) -> bool:
+    """A Python or numpy integer, or a 0-d integer array; not a bool (a bool is not an action)."""
+    if isinstance(v, np.ndarray):
+        return v.ndim == 0 and v.dtype.kind in "iu"
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def check_action_values(values: list, agents: list[str], n_actions: int) -> np.ndarray:
+    """Actions given one per agent (Python or numpy integers) as an (N,) int64 array, or a ValueError
+    naming the first agent whose action is not an integer in [0, n_actions)."""
+    types = set(map(type, values))
+    if np.ndarray in types or not all(issubclass(t, (int, np.integer)) and not issubclass(t, bool) for t in types):
+        i = next(i for i, v in enumerate(values) if not _is_integer(v))
+        raise ValueError(f"action for {agents[i]!r} is {_short(values[i])} ({type(values[i]).__name__}): "
+                         f"expected an integer in [0, {n_actions})")  # fmt: skip
+    act = np.array(values)
+    if act.dtype.kind not in "iu":  # integers beyond int64 (object dtype) or int64 mixed with uint64 (float64)
+        out = [i for i, v in enumerate(values) if not 0 <= int(v) < n_actions]
+        if out:
+            raise _outside(values[out[0]], agents[out[0]], n_actions)
+        act = np.array([int(v) for v in values], np.int64)
+    return check_action_array(act, agents, n_actions)
+
+
+def check_action_array(actions: np.ndarray, agents: list[str], n_actions: int) -> np.ndarray:
+    """An (N,) integer array with every entry in [0, n_actions), as int64; else a ValueError saying what is wrong."""
+    act = np.asarray(actions)
+    if act.shape != (len(agents),):
+        raise ValueError(f"expected {len(agents)} actions, one per satellite, got an array of shape {act.shape}")
+    if act.dtype.kind not in "iu":
+        raise ValueError(f"actions must be integers in [0, {n_actions}), got an array of {act.dtype}: {_short(act)}")
+    out = (act < 0) | (act >= n_actions)
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise _outside(act[i], agents[i], n_actions)
+    return act.astype(np.int64, copy=False)
+
+
+def _outside(value, agent: str, n_actions: int) -> ValueError:
+    return ValueError(f"action {int(value)} for {agent!r} is outside Discrete({n_actions}): expected 0 to {n_actions - 1}")

@@ -380,7 +380,7 @@ def step(
         state.place[sj] = Place.SENDING
         tot["isl_transfers"] += len(sj)
     sending = np.flatnonzero(state.place == Place.SENDING)
-    n_sending = np.zeros(N, np.int64)
+    terminals_busy = np.zeros(N, np.int64)  # each terminal is one link: its power is drawn once, its rate shared
     if len(sending):
         up = eph.isl_up[e, state.sat[sending], state.term[sending]]
         ab = sending[~up]
@@ -388,12 +388,14 @@ def step(
         _settle_on_board(params, state, ab)
         tot["isl_aborts"] += len(ab)
         moving = sending[up]
-        state.xfer_left[moving] -= links.shared_progress(state.sat[moving], N, links.bytes_per_step(sc.links.isl_rate_gbps, dt))
+        M, src_sat, src_term = params.M, state.sat[moving], state.term[moving]
+        terminals_busy = links.terminals_in_use(src_sat, src_term, N, M)
+        state.xfer_left[moving] -= links.shared_progress(links.terminal_index(src_sat, src_term, M), N * M,
+                                                         links.bytes_per_step(sc.links.isl_rate_gbps, dt))
         landed = moving[state.xfer_left[moving] <= 0]
         state.slots[state.sat[landed], state.slot[landed]] = -1
         state.sat[landed], state.slot[landed] = state.dest[landed], state.dest_slot[landed]
         _settle_on_board(params, state, landed)
-        n_sending = np.bincount(state.sat[moving], minlength=N)
 
     # -- ground segment: uplink waiting jobs (earliest deadline first) and downlink results
     contact = eph.contact[e]
@@ -437,7 +439,7 @@ def step(
         state.safe, 0.0, np.where(computing & ~shutdown, (busy_s * cap_w + (dt - busy_s) * acc.idle_w) / dt, acc.idle_w)
     ) * params.n_accel
     heater = state.temp_k < hw.min_temp_c + thermal.KELVIN
-    load_w = hw.bus_w + gpu_w + hw.isl_terminal_w * n_sending + hw.radio_w * contact + hw.heater_w * heater
+    load_w = hw.bus_w + gpu_w + hw.isl_terminal_w * terminals_busy + hw.radio_w * contact + hw.heater_w * heater
     solar_w = power.solar_power_w(eph.sunlit[e], hw.solar_area_m2, hw.solar_w_per_m2)
     bat = power.battery_step(
         state.energy_wh, solar_w, load_w, dt, hw.battery_wh, hw.max_charge_w, hw.charge_efficiency, hw.discharge_efficiency
