@@ -15,13 +15,14 @@ BOARD_DIR = Path(__file__).parent  # LEADERBOARD.md, README_SECTION.md and leade
 
 def _common(sp: argparse.ArgumentParser, evaluates: bool = True) -> None:
     from leaderboard.suite import SPLITS, SUITES
+    from orbit_env.cli import positive_float, positive_int
 
     sp.add_argument("--suite", default="v1", choices=sorted(SUITES), help="benchmark suite (default v1; smoke is a 1-minute check)")
     sp.add_argument("--split", default="test", choices=SPLITS, help="seed split: test (the board) or dev (for tuning); default test")
     sp.add_argument("--db", help="results database (default leaderboard/results.sqlite, or $ORBIT_ENV_RESULTS)")
     if evaluates:
-        sp.add_argument("--workers", type=int, help="parallel worker processes (default: one per core)")
-        sp.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help=f"seconds an episode may take before it counts as a failure (default {DEFAULT_TIMEOUT_S:g})")
+        sp.add_argument("--workers", type=positive_int, help="parallel worker processes (default: one per core)")
+        sp.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT_S, help=f"seconds an episode may take before it counts as a failure (default {DEFAULT_TIMEOUT_S:g})")
         sp.add_argument("--retry-failed", action="store_true", help="evaluate entries with recorded failures again")
         sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -66,6 +67,9 @@ def _user_errors(cmd):
             return cmd(args)
         except (ValueError, EvaluationError) as e:
             print(f"orbit-env: error: {e}", file=sys.stderr)
+            return 2
+        except OSError as e:  # e.g. --db under /proc or in a directory that cannot be created
+            print(f"orbit-env: error: cannot use {e.filename or args.db}: {e.strerror or e}", file=sys.stderr)
             return 2
 
     return wrapped

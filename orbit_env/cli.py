@@ -5,11 +5,39 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
+from pathlib import Path
 from typing import Sequence
 
 
-def _env_kwargs(args) -> dict:
+def _number(kind, lowest, strict: bool):
+    """An argparse type: a ``kind`` number above (``strict``) or at least ``lowest``."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        if value != value or (value <= lowest if strict else value < lowest) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{text} is not {'above' if strict else 'at least'} {lowest}")
+        return value
+
+    return parse
+
+
+positive_int = _number(int, 0, strict=True)
+non_negative_int = _number(int, 0, strict=False)
+positive_float = _number(float, 0.0, strict=True)
+
+
+class UsageError(Exception):
+    """Arguments that cannot work together or a path that cannot be used: exit code 2 before any work."""
+
+
+def _env_kwargs(args, default_steps: int | None = None) -> dict:
+    """Scenario, overrides, TLE file and episode length from the arguments. The length is given once:
+    ``--steps`` and ``--set episode.max_cycles=N`` together are a usage error."""
     overrides = {}
     for item in args.set or []:
         key, sep, raw = item.partition("=")
@@ -21,7 +49,33 @@ def _env_kwargs(args) -> dict:
             overrides[key] = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
             overrides[key] = raw  # a bare word is a string
-    return {"scenario": args.scenario, "overrides": overrides, "tle_file": args.tle}
+    steps = args.steps
+    if "episode.max_cycles" in overrides:
+        if steps is not None:
+            raise UsageError(
+                f"the episode length is given twice (--steps {steps} and --set episode.max_cycles="
+                f"{overrides['episode.max_cycles']!r}): give one"
+            )
+    elif steps is None:
+        steps = default_steps
+    return {"scenario": args.scenario, "overrides": overrides, "tle_file": args.tle, "max_cycles": steps}
+
+
+def _check_output(path: str, suffix: str) -> None:
+    """An output file must be writable where it is named, checked before the work that produces it."""
+    p = Path(path)
+    if p.suffix.lower() != suffix:
+        raise UsageError(f"--out {path}: expected a {suffix} file name")
+    parent = p.parent
+    if p.is_dir():
+        raise UsageError(f"--out {path} is a directory; give a file name")
+    if not parent.is_dir():
+        raise UsageError(f"--out {path}: directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UsageError(f"--out {path}: cannot write there (permission denied)")
+
+
+CHECK_STEPS = 60  # default episode length of `orbit-env check`
 
 
 def cmd_scenarios(args) -> int:
@@ -41,7 +95,11 @@ def cmd_run(args) -> int:
     from orbit_env.env import OrbitComputeEnv
     from orbit_env.physics.thermal import KELVIN
 
-    env = OrbitComputeEnv(max_cycles=args.steps, render_mode=args.render if args.render != "none" else None, **_env_kwargs(args))
+    if args.out is not None:
+        if args.render != "rgb_array":
+            raise UsageError("--out writes the last rgb_array frame: add --render rgb_array")
+        _check_output(args.out, ".png")
+    env = OrbitComputeEnv(render_mode=args.render if args.render != "none" else None, **_env_kwargs(args))
     if args.policy.endswith((".json", ".safetensors")):
         from agents.learned import PolicyFileError, load_policy
 
@@ -59,7 +117,6 @@ def cmd_run(args) -> int:
             return 2
     obs, infos = env.reset(seed=args.seed)
     max_temp = min_soc = None
-    frames = []
     with tqdm(total=env.max_cycles, desc=f"{env.scenario.name} / {args.policy}", unit="step", disable=args.quiet) as bar:
         while env.agents:
             obs, rewards, terms, truncs, infos = env.step(policy.act(obs, infos))
@@ -68,8 +125,6 @@ def cmd_run(args) -> int:
             min_soc = min(min_soc if min_soc is not None else 1.0, float(soc.min()))
             if args.render == "ansi" and env.sim.t % args.render_every == 0:
                 tqdm.write(env.render())
-            if args.render == "rgb_array" and env.sim.t % args.render_every == 0:
-                frames.append(env.render())
             bar.update(1)
     m = env.metrics()
     print(f"\nscenario {env.scenario.name}, policy {args.policy}, seed {args.seed}, {env.sim.t} steps of {env.params.dt:g} s")
@@ -82,10 +137,14 @@ def cmd_run(args) -> int:
           f"upsets {m['upsets']:.0f}, hottest GPU {max_temp:.1f} C, final mean node "
           f"{float((env.sim.temp_k - KELVIN).mean()):.1f} C")
     print(f"  invalid actions {m['invalid_actions']:.0f}, ISL transfers {m['isl_transfers']:.0f} ({m['isl_aborts']:.0f} aborted)")
-    if frames and args.out:
+    if args.out:
         import matplotlib.pyplot as plt
 
-        plt.imsave(args.out, frames[-1])
+        try:
+            plt.imsave(args.out, env.render())
+        except OSError as e:
+            print(f"orbit-env: error: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
+            return 1
         print(f"  last frame written to {args.out}")
     env.close()
     return 0
@@ -94,9 +153,14 @@ def cmd_run(args) -> int:
 def cmd_check(args) -> int:
     from orbit_env.conformance import format_table, run_checks
 
-    kw = _env_kwargs(args)
+    from orbit_env.scenario import load_scenario
+
+    kw = _env_kwargs(args, default_steps=CHECK_STEPS)
     scenario = kw.pop("scenario")
-    results = run_checks(scenario, max_cycles=args.steps, episodes=args.episodes, **kw)
+    if kw["max_cycles"] is None:  # the length came from --set: validate it (and the rest) before any check runs
+        kw["max_cycles"] = load_scenario(scenario, kw["overrides"], kw["tle_file"]).episode.max_cycles
+        del kw["overrides"]["episode.max_cycles"]
+    results = run_checks(scenario, episodes=args.episodes, **kw)
     print(format_table(str(scenario), results))
     return 0 if all(r.passed for r in results) else 1
 
@@ -138,25 +202,27 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_args(sp)
     sp.add_argument("--policy", default="greedy", metavar="NAME|SPEC.json",
                     help=f"a heuristic ({', '.join(HEURISTICS)}) or an exported policy's .json spec (default greedy)")
-    sp.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
-    sp.add_argument("--steps", type=int, default=None, help="episode length in steps (default: the scenario's max_cycles)")
+    sp.add_argument("--seed", type=non_negative_int, default=0, help="episode seed (default 0)")
+    sp.add_argument("--steps", type=positive_int, default=None,
+                    help="episode length in steps (default: the scenario's max_cycles; not with --set episode.max_cycles)")
     sp.add_argument("--render", choices=["none", "ansi", "rgb_array"], default="none", help="render while running")
-    sp.add_argument("--render-every", type=int, default=60, help="render every N steps (default 60)")
-    sp.add_argument("--out", help="with --render rgb_array: write the last frame to this PNG")
+    sp.add_argument("--render-every", type=positive_int, default=60, help="with --render ansi: print every N steps (default 60)")
+    sp.add_argument("--out", help="with --render rgb_array: write the last frame to this PNG (checked before the episode runs)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("check", help="run the PettingZoo conformance tests, determinism and invariants on a scenario")
     scenario_args(sp)
-    sp.add_argument("--steps", type=int, default=60, help="episode length for the checks (default 60)")
-    sp.add_argument("--episodes", type=int, default=3, help="seeded episodes for the invariant check (default 3)")
+    sp.add_argument("--steps", type=positive_int, default=None,
+                    help=f"episode length for the checks (default {CHECK_STEPS}; or --set episode.max_cycles, not both)")
+    sp.add_argument("--episodes", type=positive_int, default=3, help="seeded episodes for the invariant check (default 3)")
     sp.set_defaults(func=cmd_check)
 
     sp = sub.add_parser("train", help="train a PPO policy on a scenario (needs the [train] extra)")
     sp.add_argument("--scenario", help="scenario to train on (default: the config's, else three-body-12); its config is train/configs/NAME.toml")
     sp.add_argument("--config", help="training config TOML (default: train/configs/SCENARIO.toml, else the defaults)")
-    sp.add_argument("--timesteps", type=int, help="total agent-steps (one per satellite per env step); default from the config")
-    sp.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    sp.add_argument("--timesteps", type=positive_int, help="total agent-steps (one per satellite per env step); default from the config")
+    sp.add_argument("--seed", type=non_negative_int, default=0, help="seed of the run (default 0)")
     sp.add_argument("--out", help="run directory (default runs/SCENARIO-seedS)")
     sp.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -174,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except ScenarioError as e:
+    except (ScenarioError, UsageError) as e:
         print(f"orbit-env: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -47,7 +47,8 @@ A start time drawn uniformly in the ephemeris window, batteries at ``initial_soc
 Truncation after ``max_cycles`` steps (default one day at dt = 60 s). No termination.
 
 ## Arguments
-``scenario`` (shipped name, TOML path or Scenario), ``max_cycles``, ``render_mode`` (ansi, rgb_array,
+``scenario`` (shipped name, TOML path or Scenario), ``max_cycles`` (an error together with an
+``episode.max_cycles`` override: the length is given once), ``render_mode`` (ansi, rgb_array,
 human), ``overrides`` (dotted keys), ``tle_file``, ``cache_dir`` (ephemeris cache).
 """
 
@@ -88,6 +89,11 @@ class OrbitComputeEnv(ParallelEnv):
             raise ValueError(f"render_mode {render_mode!r} is not supported; choose one of {self.metadata['render_modes']}")
         overrides = dict(overrides or {})
         if max_cycles is not None:
+            if "episode.max_cycles" in overrides:
+                raise ValueError(
+                    f"episode length given twice: max_cycles={max_cycles!r} and overrides['episode.max_cycles'] = "
+                    f"{overrides['episode.max_cycles']!r}; give one"
+                )
             overrides["episode.max_cycles"] = max_cycles
         self.scenario = load_scenario(scenario, overrides, tle_file)
         self.ephemeris = load_ephemeris(self.scenario, cache_dir=cache_dir)
@@ -318,9 +324,10 @@ def _is_integer(v: Any) -> bool:
 def check_action_values(values: list, agents: list[str], n_actions: int) -> np.ndarray:
     """Actions given one per agent (Python or numpy integers) as an (N,) int64 array, or a ValueError
     naming the first agent whose action is not an integer in [0, n_actions)."""
-    types = set(map(type, values))
+    types, i = set(map(type, values)), None
     if np.ndarray in types or not all(issubclass(t, (int, np.integer)) and not issubclass(t, bool) for t in types):
-        i = next(i for i, v in enumerate(values) if not _is_integer(v))
+        i = next((i for i, v in enumerate(values) if not _is_integer(v)), None)  # None: only 0-d integer arrays
+    if i is not None:
         raise ValueError(f"action for {agents[i]!r} is {_short(values[i])} ({type(values[i]).__name__}): "
                          f"expected an integer in [0, {n_actions})")  # fmt: skip
     act = np.array(values)

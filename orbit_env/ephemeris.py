@@ -134,6 +134,43 @@ def window_steps(scenario: Scenario) -> int:
     return math.ceil(ep.start_window_h * 3600.0 / ep.dt_s) + ep.max_cycles
 
 
+# Peak memory of a build, measured with tracemalloc on starcloud-1 (11k and 41k steps), walker-160 and
+# starcloud-shell-1000: skyfield's per-time arrays (Sun, frame rotations) take ~22.1 kB per step, and are
+# freed before the stored arrays (FIELDS) are filled chunk by chunk with ~515 bytes of float64 temporaries per
+# satellite-time of a chunk (135 MB for a full chunk of _ROWS_PER_CHUNK).
+_SKY_BYTES_PER_STEP = 22_500
+_CHUNK_BYTES_PER_ROW = 540
+MEMORY_LIMIT_GB = 8.0  # refuse scenarios estimated above this; $ORBIT_ENV_MEMORY_LIMIT_GB changes it
+
+
+def memory_estimate_bytes(scenario: Scenario, n_sats: int) -> int:
+    """Peak bytes of building and holding the ephemeris of ``scenario`` with ``n_sats`` satellites.
+
+    The job table (at most workload.job_capacity = 100,000 rows of ~200 bytes) is small beside it.
+    """
+    n_t, m = window_steps(scenario) + 1, scenario.links.isl_terminals
+    stored = sum(dtype.itemsize * math.prod(_shape(axes, n_t, n_sats, m)) for dtype, axes in FIELDS.values())
+    return max(_SKY_BYTES_PER_STEP * n_t, stored) + _CHUNK_BYTES_PER_ROW * min(n_t * n_sats, _ROWS_PER_CHUNK)
+
+
+def check_memory(scenario: Scenario, n_sats: int) -> None:
+    """Refuse, before any work, a scenario whose ephemeris would not fit the memory limit, with the numbers."""
+    raw = os.environ.get("ORBIT_ENV_MEMORY_LIMIT_GB", "")
+    try:
+        limit_gb = float(raw) if raw else MEMORY_LIMIT_GB
+    except ValueError:
+        raise ScenarioError(f"$ORBIT_ENV_MEMORY_LIMIT_GB = {raw!r} is not a number of gigabytes") from None
+    need = memory_estimate_bytes(scenario, n_sats)
+    if need > limit_gb * 1e9:
+        ep = scenario.episode
+        raise ScenarioError(
+            f"{scenario.source or scenario.name}: needs about {need / 1e9:,.1f} GB of memory for the ephemeris "
+            f"({window_steps(scenario) + 1:,} steps of episode.start_window_h = {ep.start_window_h:g} h + episode.max_cycles = "
+            f"{ep.max_cycles:,} at dt {ep.dt_s:g} s, {n_sats:,} satellites, {scenario.links.isl_terminals} terminals), above the "
+            f"{limit_gb:g} GB limit: shorten the episode or the start window, or raise $ORBIT_ENV_MEMORY_LIMIT_GB"
+        )
+
+
 def satellite_count(scenario: Scenario) -> int:
     """Number of satellites; for a TLE scenario this reads (and validates) the file."""
     if scenario.orbit.kind == "tle":
@@ -438,6 +475,7 @@ def load_ephemeris(scenario: Scenario, cache_dir: str | Path | None = None, prog
     A cache file that cannot be read or fails validation is reported with ``warnings.warn`` and rebuilt;
     a cache directory that cannot be written is reported and the built ephemeris returned anyway.
     """
+    check_memory(scenario, satellite_count(scenario))
     key = cache_key(scenario)
     path = Path(cache_dir if cache_dir is not None else cache_dir_default()) / f"ephemeris-{key[:32]}.npz"
     if path.exists():

@@ -26,9 +26,12 @@ class ScenarioError(ValueError):
     """A scenario file or override is invalid; the message names file, key, value and what is allowed."""
 
 
-def _f(default: Any, lo: float | None = None, hi: float | None = None, choices=None, doc: str = ""):
-    """A dataclass field with validation metadata (range [lo, hi] or a set of choices)."""
-    meta = {"lo": lo, "hi": hi, "choices": choices, "doc": doc}
+def _f(default: Any, lo: float | None = None, hi: float | None = None, choices=None, doc: str = "", required: bool = False):
+    """A dataclass field with validation metadata (range [lo, hi] or a set of choices).
+
+    ``required``: a scenario file must give it (the default serves only scenarios built in code).
+    """
+    meta = {"lo": lo, "hi": hi, "choices": choices, "doc": doc, "required": required}
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -36,14 +39,14 @@ def _f(default: Any, lo: float | None = None, hi: float | None = None, choices=N
 
 @dataclass(frozen=True)
 class Station:
-    name: str = _f("", doc="station name")
-    lat_deg: float = _f(0.0, -90.0, 90.0, doc="geodetic latitude")
-    lon_deg: float = _f(0.0, -180.0, 180.0, doc="longitude, east positive")
+    name: str = _f("", doc="station name", required=True)
+    lat_deg: float = _f(0.0, -90.0, 90.0, doc="geodetic latitude", required=True)
+    lon_deg: float = _f(0.0, -180.0, 180.0, doc="longitude, east positive", required=True)
 
 
 @dataclass(frozen=True)
 class OrbitConfig:
-    kind: str = _f("walker", choices=("walker", "cluster", "tle"), doc="how satellites are generated")
+    kind: str = _f("walker", choices=("walker", "cluster", "tle"), doc="how satellites are generated", required=True)
     epoch: str = _f("2026-03-20T00:00:00", doc="UTC start of the ephemeris window, ISO 8601")
     altitude_km: float = _f(550.0, 150.0, 2000.0, doc="circular orbit altitude")
     sun_synchronous: bool = _f(False, doc="derive inclination from altitude for a sun-synchronous orbit")
@@ -81,9 +84,9 @@ class OrbitConfig:
 
 @dataclass(frozen=True)
 class HardwareConfig:
-    accelerator: str = _f("h100-sxm", choices=tuple(ACCELERATORS), doc="accelerator profile")
+    accelerator: str = _f("h100-sxm", choices=tuple(ACCELERATORS), doc="accelerator profile", required=True)
     accelerators_per_sat: int = _f(1, 1, 64, doc="accelerators per satellite")
-    power_caps_w: list = _f([300.0, 450.0, 700.0], 1.0, 5000.0, doc="selectable power caps per accelerator")
+    power_caps_w: list[float] = _f([300.0, 450.0, 700.0], 1.0, 5000.0, doc="selectable power caps per accelerator")
     solar_area_m2: float = _f(4.0, 0.0, 10000.0, doc="sun-tracking array area")
     solar_w_per_m2: float = _f(281.0, 0.0, 1361.0, doc="derated array output in sun (physics.md s5)")
     battery_wh: float = _f(1000.0, 1.0, 1e7, doc="battery capacity")
@@ -125,14 +128,16 @@ class RadiationConfig:
 class LinkConfig:
     isl_terminals: int = _f(0, 0, 16, doc="laser terminals per satellite (0 = no ISL)")
     isl_range_km: float = _f(5000.0, 0.001, 50000.0, doc="maximum ISL range")
-    isl_rate_gbps: float = _f(100.0, 0.001, 1e5, doc="ISL data rate")
+    isl_rate_gbps: float = _f(100.0, 0.001, 1e5, doc="data rate of one laser terminal (transfers on a terminal share it)")
     acquisition_s: float = _f(60.0, 0.0, 3600.0, doc="pointing/acquisition delay before a new link carries data")
     grazing_altitude_km: float = _f(100.0, 0.0, 1000.0, doc="line of sight must clear Earth by this much")
 
 
 @dataclass(frozen=True)
 class GroundConfig:
-    stations: list = _f([], doc="ground stations: names from orbit_env.stations or {name, lat_deg, lon_deg}")
+    stations: list[str | Station] = _f(
+        [], doc="ground stations: names from orbit_env.stations or {name, lat_deg, lon_deg}", required=True
+    )
     elevation_mask_deg: float = _f(10.0, 0.0, 90.0, doc="minimum elevation for a contact")
     uplink_gbps: float = _f(0.3, 0.0001, 1e4, doc="ground-to-satellite rate")
     downlink_gbps: float = _f(0.3, 0.0001, 1e4, doc="satellite-to-ground rate")
@@ -141,10 +146,10 @@ class GroundConfig:
 @dataclass(frozen=True)
 class WorkloadConfig:
     generator: str = _f(
-        "poisson", choices=("poisson", "long-training", "short-debug", "trace"), doc="arrival process"
+        "poisson", choices=("poisson", "long-training", "short-debug", "trace"), doc="arrival process", required=True
     )
-    models: list = _f(["gpt2-124m", "shakespeare-char"], doc="catalog models jobs are drawn from")
-    model_weights: list = _f([], 0.0, 1e9, doc="relative weights of models (empty = equal)")
+    models: list[str] = _f(["gpt2-124m", "shakespeare-char"], doc="catalog models jobs are drawn from", required=True)
+    model_weights: list[float] = _f([], 0.0, 1e9, doc="relative weights of models (empty = equal)")
     arrival_rate_per_hour: float = _f(
         1.0,
         0.0,
@@ -152,7 +157,7 @@ class WorkloadConfig:
         doc="poisson: jobs per hour; long-training / short-debug: batches (hyperparameter sweeps) per hour, "
         "published 2.8 (ElasticFlow cluster04) and 9.5 (Philly), workloads.md A3; unused by trace",
     )
-    deadline_factor: list = _f(
+    deadline_factor: list[float] = _f(
         [1.5, 3.0], 0.0, 1000.0, doc="deadline = submit + slack + U(lo, hi) x runtime on a satellite (A4: lo >= 1)"
     )
     deadline_slack_h: float = _f(6.0, 0.0, 1e4, doc="deadline allowance for waiting on ground contacts")
@@ -183,14 +188,14 @@ class EpisodeConfig:
 
 @dataclass(frozen=True)
 class Scenario:
-    name: str = _f("custom", doc="scenario name")
+    name: str = _f("custom", doc="scenario name", required=True)
     description: str = _f("", doc="what it models")
-    orbit: OrbitConfig = field(default_factory=OrbitConfig)
-    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    orbit: OrbitConfig = field(default_factory=OrbitConfig, metadata={"required": True, "doc": "the satellites' orbits"})
+    hardware: HardwareConfig = field(default_factory=HardwareConfig, metadata={"required": True, "doc": "the satellite bus and accelerators"})
     radiation: RadiationConfig = field(default_factory=RadiationConfig)
     links: LinkConfig = field(default_factory=LinkConfig)
-    ground: GroundConfig = field(default_factory=GroundConfig)
-    workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    ground: GroundConfig = field(default_factory=GroundConfig, metadata={"required": True, "doc": "ground stations and radio links"})
+    workload: WorkloadConfig = field(default_factory=WorkloadConfig, metadata={"required": True, "doc": "the jobs"})
     episode: EpisodeConfig = field(default_factory=EpisodeConfig)
     source: str = field(default="", compare=False)  # file it came from, for error messages
 
@@ -220,23 +225,28 @@ def _check_value(where: str, key: str, value: Any, f: dataclasses.Field, hint: t
     elif hint is str:
         if not isinstance(value, str):
             raise bad("expected a string")
-    elif hint is list:
+    elif typing.get_origin(hint) is list:
         if not isinstance(value, list):
             raise bad("expected a list")
-        return [_check_item(where, f"{key}[{i}]", v, f) for i, v in enumerate(value)]
+        (item,) = typing.get_args(hint)
+        return [_check_item(where, f"{key}[{i}]", v, f, item) for i, v in enumerate(value)]
     else:
         raise TypeError(f"unsupported field type {name}")
     return _check_range(where, key, value, meta)
 
 
-def _check_item(where: str, key: str, value: Any, f: dataclasses.Field) -> Any:
-    if isinstance(value, dict):
-        return _build(Station, value, where, key)
-    if isinstance(value, str):
+def _check_item(where: str, key: str, value: Any, f: dataclasses.Field, item: Any) -> Any:
+    """Check one list entry against the list's item type: float, str, or ``str | Station``."""
+    if item is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ScenarioError(f"{where}: {key} = {value!r} is invalid: expected a finite number")
+        return _check_range(where, key, float(value), f.metadata)
+    if isinstance(value, str) and (item is str or str in typing.get_args(item)):
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ScenarioError(f"{where}: {key} = {value!r} is invalid: expected a finite number or a string")
-    return _check_range(where, key, float(value), f.metadata)
+    if isinstance(value, dict) and Station in typing.get_args(item):
+        return _build(Station, value, where, key)
+    allowed = "a string" if item is str else "a station name or a table {name, lat_deg, lon_deg}"
+    raise ScenarioError(f"{where}: {key} = {value!r} is invalid: expected {allowed}")
 
 
 def _check_range(where: str, key: str, value: Any, meta: Mapping) -> Any:
@@ -248,26 +258,76 @@ def _check_range(where: str, key: str, value: Any, meta: Mapping) -> Any:
     return value
 
 
-def _build(cls, table: Mapping, where: str, prefix: str = ""):
-    """Build dataclass ``cls`` from a TOML table, rejecting unknown keys and checking every value."""
+def _blame(where: str, key: str, overridden: tuple[str, ...]) -> str:
+    """Where a value at ``key`` came from: the file, or the override that set it (or its section)."""
+    for k in overridden:
+        if key == k or key.startswith(k + ".") or k.startswith(key + "."):
+            return f"{where} (override {k})"
+    return where
+
+
+def _build(cls, table: Mapping, where: str, prefix: str = "", overridden: tuple[str, ...] = ()):
+    """Build dataclass ``cls`` from a TOML table, rejecting unknown keys and checking every value.
+
+    ``overridden``: dotted keys set by overrides; an error at one of them is blamed on the override.
+    """
     if not isinstance(table, Mapping):
-        raise ScenarioError(f"{where}: [{prefix}] must be a table, got {table!r}")
+        raise ScenarioError(f"{_blame(where, prefix, overridden)}: [{prefix}] must be a table, got {table!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
     unknown = sorted(set(table) - set(fields))
     if unknown:
         key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
         allowed = ", ".join(sorted(fields))
-        raise ScenarioError(f"{where}: unknown key {key!r}; allowed keys{' in [' + prefix + ']' if prefix else ''}: {allowed}")
+        raise ScenarioError(
+            f"{_blame(where, key, overridden)}: unknown key {key!r}; allowed keys{' in [' + prefix + ']' if prefix else ''}: {allowed}"
+        )
     kwargs = {}
     for name, value in table.items():
         key = f"{prefix}.{name}" if prefix else name
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
-            kwargs[name] = _build(hint, value, where, key)
+            kwargs[name] = _build(hint, value, where, key, overridden)
         else:
-            kwargs[name] = _check_value(where, key, value, fields[name], hint)
+            kwargs[name] = _check_value(_blame(where, key, overridden), key, value, fields[name], hint)
     return cls(**kwargs)
+
+
+# Orbit keys a file must give for each kind (besides inclination_deg, unless sun_synchronous = true).
+_ORBIT_REQUIRED = {"walker": ("altitude_km", "planes", "sats_per_plane"), "cluster": ("altitude_km", "cluster_size"), "tle": ()}
+
+
+def _missing(cls, table: Mapping, prefix: str = "") -> list[str]:
+    """Required sections and keys (``_f(required=True)``, required section fields) absent from ``table``."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        hint = hints[f.name]
+        if f.name not in table:
+            if f.metadata.get("required"):
+                out.append(f"[{key}]" if dataclasses.is_dataclass(hint) else key)
+        elif dataclasses.is_dataclass(hint):
+            out += _missing(hint, table[f.name], key)
+        elif typing.get_origin(hint) is list and Station in typing.get_args(typing.get_args(hint)[0]):
+            out += [m for i, v in enumerate(table[f.name]) if isinstance(v, Mapping) for m in _missing(Station, v, f"{key}[{i}]")]
+    return out
+
+
+def _check_required(table: Mapping, where: str) -> None:
+    """A scenario file must say what it models: the sections and keys without a sensible default."""
+    missing = _missing(Scenario, table)
+    orbit = table.get("orbit", {})
+    kind = orbit.get("kind")
+    if kind in _ORBIT_REQUIRED:
+        missing += [f"orbit.{k}" for k in _ORBIT_REQUIRED[kind] if k not in orbit]
+        if kind != "tle" and "inclination_deg" not in orbit and orbit.get("sun_synchronous") is not True:
+            missing.append("orbit.inclination_deg (or orbit.sun_synchronous = true)")
+    if missing:
+        raise ScenarioError(
+            f"{where}: missing {', '.join(missing)}; a scenario file must give these (copy a shipped scenario from "
+            f"{SCENARIO_DIR} to start from a complete one)"
+        )
 
 
 def _cross_checks(s: Scenario, where: str) -> None:
@@ -286,6 +346,7 @@ def _cross_checks(s: Scenario, where: str) -> None:
             )
     if not hw.power_caps_w:
         raise ScenarioError(f"{where}: hardware.power_caps_w must list at least one power cap")
+    _check_thermal(s, where)
     lo_hi = s.workload.deadline_factor
     if len(lo_hi) != 2 or lo_hi[0] > lo_hi[1]:
         raise ScenarioError(f"{where}: workload.deadline_factor = {lo_hi} must be [low, high] with low <= high")
@@ -312,6 +373,41 @@ def _cross_checks(s: Scenario, where: str) -> None:
             raise ScenarioError(
                 f"{where}: workload.models[{i}] = {m!r} is not in the catalog; known: {', '.join(sorted(MODELS))}"
             )
+
+
+# Hottest steady state a node may reach under its worst-case load: above this the lumped model describes no
+# satellite (solder melts at ~217 C, electronics qualify to ~125 C) [est]; the accelerators shut down at ~92 C.
+NODE_MAX_C = 200.0
+
+
+def _check_thermal(s: Scenario, where: str) -> None:
+    """Reject hardware whose heat balance is impossible, naming the combination of fields.
+
+    Worst case: every electrical load on at once (accelerators at their highest cap, every laser terminal,
+    the radio and the heater) against the least rejection (the hotter sink). Backward Euler never steps
+    past that equilibrium, so it bounds every node temperature the simulator can produce (and with it
+    the junctions, node + gpu_k_per_w x power).
+    """
+    from orbit_env.physics.thermal import KELVIN, equilibrium_temp_k
+
+    hw = s.hardware
+    top = max(hw.power_caps_w)
+    loads = {
+        "hardware.bus_w": hw.bus_w,
+        f"{hw.accelerators_per_sat} x max(hardware.power_caps_w)": hw.accelerators_per_sat * top,
+        f"{s.links.isl_terminals} x hardware.isl_terminal_w": s.links.isl_terminals * hw.isl_terminal_w,
+        "hardware.radio_w": hw.radio_w,
+        "hardware.heater_w": hw.heater_w,
+    }
+    sink = max(hw.sink_temp_k, hw.sink_temp_eclipse_k)
+    hottest_c = float(equilibrium_temp_k(sum(loads.values()), hw.emissivity, hw.radiator_area_m2, sink)) - KELVIN
+    if hottest_c > NODE_MAX_C:
+        parts = " + ".join(f"{k} {v:g} W" for k, v in loads.items() if v)
+        raise ScenarioError(
+            f"{where}: impossible heat balance: {parts} = {sum(loads.values()):g} W radiated by hardware.radiator_area_m2 = "
+            f"{hw.radiator_area_m2:g} at hardware.emissivity = {hw.emissivity:g} to a {sink:g} K sink settles the node at "
+            f"{hottest_c:,.0f} C, above {NODE_MAX_C:g} C; enlarge the radiator or lower the largest loads"
+        )
 
 
 def shipped_scenarios() -> list[str]:
@@ -369,9 +465,6 @@ def load_scenario(
             raise ScenarioError(f"{where}: not a UTF-8 text file") from None
     for key, value in (overrides or {}).items():
         _set_dotted(table, key, value)
-        where_o = f"{where} (override {key})"
-    if overrides:
-        where = where_o if len(overrides) == 1 else f"{where} (with overrides)"
     if tle_file is not None:
         _set_dotted(table, "orbit.kind", "tle")
         _set_dotted(table, "orbit.tle_file", str(Path(tle_file).resolve()))
@@ -381,9 +474,12 @@ def load_scenario(
     wl = table.get("workload", {})
     if base_dir is not None and isinstance(wl, dict) and wl.get("trace_file") and isinstance(wl["trace_file"], str):
         wl["trace_file"] = str((base_dir / Path(wl["trace_file"]).expanduser()).resolve())
-    scenario = _build(Scenario, table, where)
-    _cross_checks(scenario, where)
-    return dataclasses.replace(scenario, source=where)
+    scenario = _build(Scenario, table, where, overridden=tuple(overrides or ()))
+    # a constraint between fields may involve the file and an override: name both places
+    where_all = f"{where} (with overrides {', '.join(f'{k}={v!r}' for k, v in overrides.items())})" if overrides else where
+    _cross_checks(scenario, where_all)
+    _check_required(table, where)
+    return dataclasses.replace(scenario, source=where_all)
 
 
 def to_table(s: Any) -> Any:

@@ -82,3 +82,46 @@ def test_upset_rate_and_probability():
     np.testing.assert_allclose(rate * 86400, [2.4, 0.08, 0.0])
     p = radiation.upset_probability(rate, 86400.0)
     np.testing.assert_allclose(p, 1 - np.exp(-np.array([2.4, 0.08, 0.0])))
+
+
+def _exact_backward_euler(t0, p, dt, c, eps, area, sink):
+    """The root of C (T - T0)/dt - P + k (T^4 - Ts^4) by bracketing (scalar, to 1e-12 K)."""
+    from scipy.optimize import brentq
+
+    k = eps * thermal.SIGMA * area
+    f = lambda t: c / dt * (t - t0) - p + k * (t**4 - sink**4)  # noqa: E731
+    hi = max(t0, float(thermal.equilibrium_temp_k(max(p, 0.0), eps, area, sink))) + 1.0
+    return brentq(f, 1e-9, hi, xtol=1e-12, rtol=4 * np.finfo(float).eps)
+
+
+def test_implicit_thermal_step_reaches_its_tolerance_in_extreme_cases():
+    """Newton runs to 1e-9 K, not a fixed count: big radiators, cold sinks, tiny heat capacities, long steps.
+    Issue 11: starcloud-1 with a 2,000 m2 radiator and 0 K sinks ended 3.4 K too hot after 4 iterations."""
+    grid = [
+        (t0, p, dt, c, area, sink)
+        for t0 in (150.0, 293.15, 600.0)
+        for p in (0.0, 255.0, 5e4)
+        for dt in (1.0, 60.0, 3600.0)
+        for c in (100.0, 6000.0, 1e9)
+        for area in (0.01, 2.0, 2000.0, 10000.0)
+        for sink in (0.0, 250.0)
+    ]
+    t0, p, dt, c, area, sink = (np.array(col) for col in zip(*grid))
+    got = thermal.node_step(t0, p, dt, c, 0.9, area, sink)
+    exact = np.array([_exact_backward_euler(*case[:4], 0.9, *case[4:]) for case in grid])
+    assert np.max(np.abs(got - exact)) < 1e-8
+    # the issue's case: one idle step of starcloud-1 (bus 150 W + H100 idle 75 W + radio 30 W)
+    one = thermal.node_step(np.array([293.15]), 255.0, 60.0, 6000.0, 0.9, 2000.0, 0.0)[0]
+    assert one == pytest.approx(_exact_backward_euler(293.15, 255.0, 60.0, 6000.0, 0.9, 2000.0, 0.0), abs=1e-9)
+    assert one < 116.0
+
+
+def test_terminals_in_use_and_rate_per_terminal_hand_cases():
+    from orbit_env.physics import links
+
+    # satellite 0: three transfers on terminal 1; satellite 1: one each on terminals 0 and 1; satellite 2: none
+    sat, term = np.array([0, 0, 0, 1, 1]), np.array([1, 1, 1, 0, 1])
+    assert links.terminals_in_use(sat, term, 3, 2).tolist() == [1, 2, 0]
+    per_xfer = links.shared_progress(links.terminal_index(sat, term, 2), 3 * 2, 9.0)
+    assert per_xfer.tolist() == [3.0, 3.0, 3.0, 9.0, 9.0]
+    assert links.bytes_per_step(0.001, 60.0) == pytest.approx(7.5e6)

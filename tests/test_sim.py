@@ -236,3 +236,39 @@ def test_a_job_that_fails_on_its_own_leaves_at_its_failure_point():
     assert state.done_work[0] == pytest.approx(rate * 1800.0)
     assert state.totals["jobs_failed"] == 1 and state.totals["jobs_delivered"] == 0
     assert (state.slots == -1).all() and state.active[0] == -1
+
+
+def _on_board(params, eph, n_jobs):
+    """A state with ``n_jobs`` jobs waiting in the slots of satellite 0 (no contact, nothing arrives)."""
+    state = start(params, eph, [1e15] * n_jobs)
+    j = np.arange(n_jobs)
+    state.place[j], state.sat[j], state.slot[j] = Place.ONBOARD, 0, j
+    state.slots[0, j] = j
+    state.n_arrived = n_jobs
+    return state
+
+
+def test_a_laser_terminal_is_one_resource_shared_by_its_transfers():
+    """Three sends on one terminal: the terminal's 40 W once, its 7.5 MB per step split three ways (issue 11)."""
+    params, eph = world(n=3, isl=True, contact=False, **{"links.isl_rate_gbps": 0.001, "hardware.isl_terminal_w": 40.0})
+    state = _on_board(params, eph, 3)
+    A, rng, rate = params.actions, np.random.default_rng(0), 0.001e9 / 8 * 60.0  # bytes per step of one terminal
+    ckpt = params.model_ckpt[0]
+    for k in range(3):  # one send per step, all on terminal 1 (to satellite 1)
+        info = step(params, state, eph, np.array([A.send(k, 1), 0, 0]), rng)
+    idle_w = 150.0 + 75.0  # bus + H100 idle
+    assert info.load_w.tolist() == pytest.approx([idle_w + 40.0, idle_w, idle_w])
+    # bytes moved: job 0 had rate alone, then rate/2, then rate/3; job 2 only rate/3
+    assert state.xfer_left[:3] == pytest.approx(ckpt - rate * np.array([1 + 1 / 2 + 1 / 3, 1 / 2 + 1 / 3, 1 / 3]))
+    assert not consistency_errors(state)
+
+
+def test_two_terminals_double_a_satellites_outbound_rate():
+    params, eph = world(n=3, isl=True, contact=False, **{"links.isl_rate_gbps": 0.001, "hardware.isl_terminal_w": 40.0})
+    state = _on_board(params, eph, 2)
+    A, rng, rate = params.actions, np.random.default_rng(0), 0.001e9 / 8 * 60.0
+    step(params, state, eph, np.array([A.send(0, 1), 0, 0]), rng)  # to satellite 1 on terminal 1
+    info = step(params, state, eph, np.array([A.send(1, 0), 0, 0]), rng)  # to satellite 2 on terminal 0
+    assert state.dest[:2].tolist() == [1, 2]
+    assert state.xfer_left[:2] == pytest.approx(params.model_ckpt[0] - rate * np.array([2.0, 1.0]))  # each at full rate
+    assert info.load_w[0] == pytest.approx(150.0 + 75.0 + 2 * 40.0)
