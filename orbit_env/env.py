@@ -26,8 +26,9 @@ D = 21 own fields + K x 12 slot fields + M x 12 neighbour fields; names and mean
 keep running it), ``2 + k*P + p`` run the job in slot k at power level p, ``2 + K*P + k*M + m`` send the
 job (or finished result) in slot k to the neighbour on terminal m; the laser terminal works beside the
 accelerators, so the loaded job keeps running at its power level unless it is the one sent. An illegal
-action (mask 0) is a no-op counted in ``infos[agent]["invalid_action"]``; an action outside the space
-raises ValueError.
+action (mask 0) is a no-op counted in ``infos[agent]["invalid_action"]``. An action outside the space,
+one that is not an integer (a bool, float or string), a missing or unknown agent, or anything but a dict
+raises ValueError before the step changes anything (state and random stream are left as they were).
 
 ## Rewards
 Team reward by default: every agent gets the value delivered to the ground this step (reference
