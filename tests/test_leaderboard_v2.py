@@ -20,7 +20,7 @@ from leaderboard.entries import registered
 from leaderboard.metrics import KEYS
 from leaderboard.render import markdown, page, power_md, readme_section
 from leaderboard.store import Key, Row, Store
-from leaderboard.suite import BOUND, DEFAULT_SUITE, V1, Suite, Task, env_hash, get_suite
+from leaderboard.suite import BOUND, DEFAULT_SUITE, SUITES, V1, Suite, Task, env_hash, get_suite
 from orbit_env.cli import main
 from test_leaderboard_stats import rliable  # noqa: F401 - the fixture
 
@@ -103,7 +103,7 @@ def test_suite_v1_board_renders_as_before(tmp_path, capsys):
 
 
 def test_suite_v2_without_tasks_says_where_to_add_them():
-    if get_suite.__globals__["SUITES"]["v2"].tasks:
+    if SUITES["v2"].tasks:
         pytest.skip("suite v2 has its tasks")
     with pytest.raises(ValueError, match="suite v2 has no tasks yet .*V2_TASKS in leaderboard/suite.py"):
         get_suite("v2")
@@ -155,20 +155,23 @@ def fake_bound(scenario: str, seed: int, max_cycles: int | None = None) -> FakeB
     return FakeBound(BOUNDS[(scenario, seed)], 0.25 * (seed - 999), 100, 50, "optimal")
 
 
-def paired_store(path: Path, values=VALUES, spans=SPAN) -> Store:
+def paired_store(path: Path, values=VALUES, spans=SPAN, split="test") -> Store:
+    """PAIRED's rows on ``split`` (baselines at their current versions, as the CLI reads them) and the bounds."""
     store = Store(path)
-    key = Key(PAIRED.name, PAIRED.hash, env_hash(), "test")
+    key = Key(PAIRED.name, PAIRED.hash, env_hash(), split)
+    current = {e.name: e.hash for e in registered()}
     for entry, per in values.items():
-        store.add_entry(entry, "h", "heuristic" if entry == "x" else "baseline", {})
+        h = current.get(entry, "h")
+        store.add_entry(entry, h, "baseline" if entry in current else "heuristic", {})
         for sc, vals in per.items():
-            for seed, v in zip(SEEDS, vals):
+            for seed, v in zip(PAIRED.tasks[0].seeds(split), vals):
                 metrics = {k: 0.0 for k in KEYS} | {"window_value": float(v), "delivered_value": float(v) + 1.0}
-                store.record(key, Row(entry, "h", sc, seed, "ok", "", metrics, 1.0))
+                store.record(key, Row(entry, h, sc, seed, "ok", "", metrics, 1.0))
     SOLVED.clear()
     BOUNDS.clear()
     BOUNDS.update({(sc, seed): float(RANDOM[sc][i] + spans[sc][i] if np.ndim(spans[sc]) else RANDOM[sc][i] + spans[sc])
-                   for sc in RANDOM for i, seed in enumerate(SEEDS)})  # fmt: skip
-    record_bounds(store, PAIRED, "test", provider=fake_bound)
+                   for sc in RANDOM for i, seed in enumerate(PAIRED.tasks[0].seeds(split))})  # fmt: skip
+    record_bounds(store, PAIRED, split, provider=fake_bound)
     return store
 
 
@@ -312,6 +315,18 @@ def test_power_table_from_the_stored_results(board):
     text = power_md(board, power_table(board))
     need = max(rows[("three-body-12", n)].seeds_needed for n in ("x", "balance"))
     assert f"| three-body-12 | {need} |" in text
+
+
+def test_power_on_the_command_line_reads_the_dev_results(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(SUITES, PAIRED.name, PAIRED)
+    db = str(tmp_path / "d.sqlite")
+    assert main(["board", "--suite", PAIRED.name, "--power", "--db", db]) == 2
+    assert "no baseline has results on every dev episode of suite paired-test" in capsys.readouterr().err
+    paired_store(tmp_path / "d.sqlite", split="dev").close()
+    assert main(["board", "--suite", PAIRED.name, "--power", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "# Seeds for 80% power — suite paired-test, from the dev split" in out
+    assert f"| three-body-12 | x | edf-safe | 20.00 | {np.std(D, ddof=1):.3f} | 6 | {stats.seeds_for_power(np.std(D, ddof=1), 20.0)} |" in out
 
 
 def test_a_zero_denominator_is_reported_not_divided(tmp_path):
