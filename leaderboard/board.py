@@ -4,7 +4,12 @@ An entry is *ranked* when every episode of the split is recorded as ok; *partial
 some scenarios (a submission may say which, e.g. a network trained for one constellation size) and all
 of their episodes are ok: it gets per-scenario scores but no place in the ranking; *failed* when an
 episode is recorded as a failure (with the reason); and *incomplete* otherwise (an evaluation was
-interrupted or has not run: rerunning it resumes). Scores need the suite's zero and reference baselines.
+interrupted or has not run: rerunning it resumes). Scores need the suite's zero and reference baselines
+(suite v2: the zero baseline and the bound of every episode, see leaderboard.bound_rows).
+
+Suite v2 also compares every entry, paired by seed, with the best baseline of each scenario (the baseline
+with the highest mean of the suite's metric), and the board reports the seeds that a 2% difference needs
+(``power_table``). The bound is not an entry: its rows are read into ``Board.bound``.
 """
 
 from __future__ import annotations
@@ -18,9 +23,35 @@ from leaderboard import stats
 from leaderboard.entries import Entry
 from leaderboard.metrics import KEYS
 from leaderboard.store import Key, Store
-from leaderboard.suite import Suite, env_hash
+from leaderboard.suite import BOUND, Suite, env_hash
 
 Interval = tuple[float, float, float]  # point estimate, 95% CI low, high
+BOUND_KEYS = ("solve_s", "n_vars", "n_cons")  # recorded with each bound besides the suite's metric
+BOUND_TOLERANCE = 1e-6  # relative: a value above its bound by more than the solver's round-off is reported
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """An entry against the best baseline, paired by seed (entry minus baseline)."""
+
+    against: str  # the best baseline (of each scenario, for the comparison over all scenarios)
+    diff: Interval | None  # mean per-seed difference of the suite's metric [95% CI]; None over all scenarios
+    diff_score: Interval | None  # in score points (None when the scenario has no scores)
+    p: float  # sign-flip permutation p-value of the mean difference (of the metric, or of the score over all)
+    p_improvement: float | None  # rliable's probability of improvement on the scores
+
+
+@dataclass(frozen=True)
+class PowerRow:
+    """Paired seeds that detect a difference of MIN_EFFECT x the best baseline's mean, per compared entry."""
+
+    scenario: str
+    entry: str
+    against: str
+    level: float  # the best baseline's mean of the suite's metric
+    sd: float  # sd of the per-seed differences
+    seeds_now: int
+    seeds_needed: int
 
 
 @dataclass
@@ -37,6 +68,8 @@ class EntryResult:
     iqm: Interval | None = None
     mean_score: float | None = None
     scenario_scores: dict[str, Interval] = field(default_factory=dict)
+    versus: dict[str, Comparison] = field(default_factory=dict)  # scenario -> against its best baseline
+    versus_all: Comparison | None = None  # over all scenarios (ranked entries)
 
     def mean(self, metric: str, scenario: str | None = None) -> float:
         """Mean of a metric per episode, over one scenario or all; episodes where it is undefined (NaN,
@@ -56,6 +89,9 @@ class Board:
     episodes: int  # episodes per entry in the split
     entries: list[EntryResult]
     note: str = ""  # why scores are missing, if they are
+    bound: EntryResult | None = None  # paired suites: the bound's rows
+    best: dict[str, str] = field(default_factory=dict)  # scenario -> the baseline with the highest mean
+    warnings: list[str] = field(default_factory=list)  # seeds left out of the scores, bounds exceeded
 
     @property
     def ranked(self) -> list[EntryResult]:
@@ -71,7 +107,7 @@ class Board:
         return not self.note
 
 
-def _result(store: Store, key: Key, suite: Suite, name: str, entry_hash: str) -> EntryResult:
+def _result(store: Store, key: Key, suite: Suite, name: str, entry_hash: str, keys: tuple[str, ...] = KEYS) -> EntryResult:
     kind, meta = store.meta(name, entry_hash)
     plays = [sc for sc in suite.scenarios if sc in meta.get("scenarios", suite.scenarios)]
     episodes = suite.episodes(key.split, tuple(plays)) if plays else []
@@ -90,7 +126,7 @@ def _result(store: Store, key: Key, suite: Suite, name: str, entry_hash: str) ->
     else:
         for sc in plays:
             seeds = [ep.seed for ep in episodes if ep.scenario == sc]
-            res.values[sc] = {k: np.array([ok[(sc, s)][k] for s in seeds], float) for k in KEYS}
+            res.values[sc] = {k: np.array([ok[(sc, s)][k] for s in seeds], float) for k in dict.fromkeys((suite.metric, *keys))}
         if len(plays) < len(suite.scenarios):
             res.status, res.reason = "partial", f"plays {', '.join(plays)} only: see the per-scenario tables"
     return res
@@ -100,10 +136,89 @@ def _score(res: EntryResult, zero: EntryResult, ref: EntryResult) -> None:
     for sc, vals in res.values.items():
         z, r = zero.values[sc]["delivered_value"].mean(), ref.values[sc]["delivered_value"].mean()
         res.scores[sc] = stats.normalise(vals["delivered_value"], z, r)
-        res.scenario_scores[sc] = stats.stratified_bootstrap([res.scores[sc]], stats.mean)
-    if res.status == "ranked":
+
+
+def _score_paired(board: Board, played: list[EntryResult], zero: EntryResult, bound: EntryResult) -> None:
+    """Per-seed scores between the zero policy and the bound on the same seed. A seed whose span is not
+    clearly positive is left out of every entry's scores and reported; so is a value above the bound."""
+    m = board.suite.metric
+    for task in board.suite.tasks:
+        sc, seeds = task.scenario, task.seeds(board.split)
+        z, b = zero.values[sc][m], bound.values[sc][m]
+        clear = stats.clear_span(z, b)
+        board.warnings += [
+            f"{sc} seed {seed}: the bound {bi:.4g} is not clearly above {zero.name}'s {zi:.4g} (less than "
+            f"{stats.MIN_SPAN:.0%} of the bound), so this seed is left out of every score"
+            for seed, zi, bi, c in zip(seeds, z, b, clear) if not c
+        ]  # fmt: skip
+        for res in played:
+            if sc not in res.values:
+                continue
+            v = res.values[sc][m]
+            above = v > b + BOUND_TOLERANCE * np.maximum(1.0, np.abs(b))
+            board.warnings += [f"{res.name} delivers {vi:.4g} on {sc} seed {seed}, above its bound {bi:.4g}" for seed, vi, bi, a in zip(seeds, v, b, above) if a]
+            if clear.any():
+                res.scores[sc] = stats.paired_normalise(v[clear], z[clear], b[clear])
+
+
+def _aggregate(res: EntryResult) -> None:
+    for sc, s in res.scores.items():
+        res.scenario_scores[sc] = stats.stratified_bootstrap([s], stats.mean)
+    if res.status == "ranked" and res.scores:
         res.iqm = stats.stratified_bootstrap(list(res.scores.values()), stats.iqm)
         res.mean_score = float(res.all_scores().mean())
+
+
+def _best_baselines(board: Board) -> dict[str, EntryResult]:
+    """Scenario -> the ranked baseline with the highest mean of the suite's metric (ties: first by name)."""
+    baselines = sorted((e for e in board.ranked if e.kind == "baseline"), key=lambda e: e.name)
+    m = board.suite.metric
+    return {sc: max(baselines, key=lambda e: e.values[sc][m].mean()) for sc in board.suite.scenarios} if baselines else {}
+
+
+def _compare(res: EntryResult, best: dict[str, EntryResult], metric: str) -> None:
+    """``res`` against the best baseline of each scenario it plays, paired by seed."""
+    for sc in res.values:
+        b = best[sc]
+        d = res.values[sc][metric] - b.values[sc][metric]
+        scored = sc in res.scores and sc in b.scores
+        res.versus[sc] = Comparison(
+            b.name,
+            stats.paired_bootstrap([res.values[sc][metric]], [b.values[sc][metric]]),
+            stats.paired_bootstrap([res.scores[sc]], [b.scores[sc]]) if scored else None,
+            stats.sign_flip_p(d),
+            stats.probability_of_improvement([res.scores[sc]], [b.scores[sc]]) if scored else None,
+        )
+    scenarios = [sc for sc in res.scores if sc in best[sc].scores]
+    if res.status == "ranked" and scenarios:
+        xs, ys = [res.scores[sc] for sc in scenarios], [best[sc].scores[sc] for sc in scenarios]
+        names = sorted({best[sc].name for sc in scenarios})
+        res.versus_all = Comparison(
+            names[0] if len(names) == 1 else "best per scenario",
+            None,
+            stats.paired_bootstrap(xs, ys),
+            stats.sign_flip_p(np.concatenate(xs) - np.concatenate(ys)),
+            stats.probability_of_improvement(xs, ys),
+        )
+
+
+def power_table(board: Board, effect: float = stats.MIN_EFFECT) -> list[PowerRow]:
+    """Per scenario and entry (except the zero policy and the best baseline itself): the paired seeds that
+    detect a difference of ``effect`` x the best baseline's mean, from the spread of the per-seed
+    differences on this board's seeds (use the dev split)."""
+    m, rows = board.suite.metric, []
+    for task in board.suite.tasks:
+        sc = task.scenario
+        if sc not in board.best:
+            continue
+        b = next(e for e in board.played if e.name == board.best[sc])
+        for e in board.played:
+            if e.name in (b.name, board.suite.zero) or sc not in e.values:
+                continue
+            sd = float(np.std(e.values[sc][m] - b.values[sc][m], ddof=1))
+            level = float(b.values[sc][m].mean())
+            rows.append(PowerRow(sc, e.name, b.name, level, sd, len(task.seeds(board.split)), stats.seeds_for_power(sd, level, effect)))
+    return rows
 
 
 def build_board(store: Store, suite: Suite, split: str, current: Sequence[Entry] = ()) -> Board:
@@ -111,26 +226,42 @@ def build_board(store: Store, suite: Suite, split: str, current: Sequence[Entry]
     version), with the ``current`` entries at their present version (shown as not evaluated if new)."""
     key = Key(suite.name, suite.hash, env_hash(), split)
     versions = store.versions(key)
+    bound_hash = versions.pop(BOUND, None)
     versions.update({e.name: e.hash for e in current})
     for e in current:
         store.add_entry(e.name, e.hash, e.kind, e.meta)
     results = {name: _result(store, key, suite, name, h) for name, h in versions.items()}
     board = Board(suite, split, key.env_hash, len(suite.episodes(split)), [])
-    zero, ref = results.get(suite.zero), results.get(suite.reference)
+    if suite.paired and bound_hash:
+        board.bound = _result(store, key, suite, BOUND, bound_hash, BOUND_KEYS)
+    zero, ref = results.get(suite.zero), board.bound if suite.paired else results.get(suite.reference)
+    played = [r for r in results.values() if r.status in ("ranked", "partial")]
     if zero is None or ref is None or zero.status != "ranked" or ref.status != "ranked":
         board.note = (
+            f"scores need the {suite.zero} baseline and the upper bound on every episode of this split: run "
+            f"`orbit-env evaluate {suite.zero} --suite {suite.name} --split {split}` (it also solves the bounds) or `orbit-env leaderboard`"
+            if suite.paired else
             f"scores need the {suite.zero} and {suite.reference} baselines on every episode of this split: run "
             f"`orbit-env evaluate {suite.zero} {suite.reference} --suite {suite.name} --split {split}` or `orbit-env leaderboard`"
-        )
+        )  # fmt: skip
     else:
         try:
-            for res in results.values():
-                if res.status in ("ranked", "partial"):
+            if suite.paired:
+                _score_paired(board, played, zero, ref)
+            else:
+                for res in played:
                     _score(res, zero, ref)
+            for res in played:
+                _aggregate(res)
         except ValueError as e:
             board.note = f"scores are undefined: {e}"
     rank = {"ranked": 0, "partial": 1, "incomplete": 2, "failed": 3}
     board.entries = sorted(
         results.values(), key=lambda r: (rank[r.status], -(r.iqm[0] if r.iqm and board.scored else 0.0), r.name)
     )
+    best = _best_baselines(board)
+    board.best = {sc: e.name for sc, e in best.items()}
+    if suite.paired and board.scored and best:
+        for res in board.played:
+            _compare(res, best, suite.metric)
     return board

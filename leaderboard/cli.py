@@ -8,17 +8,18 @@ import signal
 import sys
 from pathlib import Path
 
+from leaderboard.bound_rows import BoundError
 from leaderboard.evaluate import DEFAULT_TIMEOUT_S, EvaluationError, Summary
 
-BOARD_DIR = Path(__file__).parent  # LEADERBOARD.md, README_SECTION.md and leaderboard.html live here
+ROOT = Path(__file__).resolve().parents[1]  # the board files live under render.board_dir(suite) from here
 
 
 def _common(sp: argparse.ArgumentParser, evaluates: bool = True) -> None:
-    from leaderboard.suite import SPLITS, SUITES
+    from leaderboard.suite import DEFAULT_SUITE, SPLITS, SUITES
     from orbit_env.cli import positive_float, positive_int
 
-    sp.add_argument("--suite", default="v1", choices=sorted(SUITES), help="benchmark suite (default v1; smoke is a 1-minute check)")
-    sp.add_argument("--split", default="test", choices=SPLITS, help="seed split: test (the board) or dev (for tuning); default test")
+    sp.add_argument("--suite", default=DEFAULT_SUITE, choices=sorted(SUITES), help=f"benchmark suite (default {DEFAULT_SUITE}; v1 is the first board; smoke is a 1-minute check)")
+    sp.add_argument("--split", choices=SPLITS, help="seed split: test (the board) or dev (for tuning); default test, dev with --power")
     sp.add_argument("--db", help="results database (default leaderboard/results.sqlite, or $ORBIT_ENV_RESULTS)")
     if evaluates:
         sp.add_argument("--workers", type=positive_int, help="parallel worker processes (default: one per core)")
@@ -31,16 +32,26 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _run(args, entries, scenarios=None) -> Summary:
-    from leaderboard.evaluate import evaluate
+def _split(args) -> str:
+    return args.split or ("dev" if getattr(args, "power", False) else "test")
+
+
+def _run(args, entries, scenarios=None, bounds=True) -> Summary:
+    """Evaluate ``entries``; on a paired suite, also solve the bounds its board needs (unless ``bounds`` is off)."""
+    from leaderboard.bound_rows import record_bounds
+    from leaderboard.evaluate import default_workers, evaluate
     from leaderboard.store import Store
     from leaderboard.suite import get_suite
 
     signal.signal(signal.SIGTERM, _interrupt)  # a terminated evaluation stops its workers and keeps its rows
+    suite = get_suite(args.suite)
     store = Store(args.db)
     try:
-        return evaluate(entries, get_suite(args.suite), args.split, store, workers=args.workers, timeout_s=args.timeout,
-                        scenarios=scenarios, retry_failed=args.retry_failed, progress=not args.quiet)  # fmt: skip
+        summary = evaluate(entries, suite, _split(args), store, workers=args.workers, timeout_s=args.timeout,
+                           scenarios=scenarios, retry_failed=args.retry_failed, progress=not args.quiet)  # fmt: skip
+        if suite.paired and bounds:
+            record_bounds(store, suite, _split(args), scenarios=scenarios, workers=args.workers or default_workers(), progress=not args.quiet)
+        return summary
     finally:
         store.close()
 
@@ -52,7 +63,7 @@ def _board(args, current=()):
 
     store = Store(args.db)
     try:
-        return build_board(store, get_suite(args.suite), args.split, current)
+        return build_board(store, get_suite(args.suite), _split(args), current)
     finally:
         store.close()
 
@@ -65,7 +76,7 @@ def _user_errors(cmd):
     def wrapped(args) -> int:
         try:
             return cmd(args)
-        except (ValueError, EvaluationError) as e:
+        except (ValueError, EvaluationError, BoundError) as e:
             print(f"orbit-env: error: {e}", file=sys.stderr)
             return 2
         except OSError as e:  # e.g. --db under /proc or in a directory that cannot be created
@@ -101,16 +112,31 @@ def cmd_evaluate(args) -> int:
     return 1 if summary.failed else 0
 
 
+def _power(board) -> int:
+    from leaderboard.board import power_table
+    from leaderboard.render import power_md
+
+    if not board.best:
+        print(f"orbit-env: error: no baseline has results on every {board.split} episode of suite {board.suite.name}; "
+              f"run `orbit-env leaderboard --suite {board.suite.name} --power` first", file=sys.stderr)  # fmt: skip
+        return 2
+    print(power_md(board, power_table(board)))
+    return 0
+
+
 @_user_errors
 def cmd_leaderboard(args) -> int:
     from leaderboard.entries import registered
-    from leaderboard.render import markdown, write
+    from leaderboard.render import board_dir, markdown, write
 
     entries = registered()
-    summary = _run(args, entries)
+    summary = _run(args, entries, bounds=not args.power)
     board = _board(args, entries)
+    if args.power:
+        print(_summary(summary), file=sys.stderr)
+        return _power(board)
     print(markdown(board))
-    out = args.out or (BOARD_DIR if (args.suite, args.split) == ("v1", "test") else None)
+    out = args.out or (ROOT / board_dir(board.suite) if board.split == "test" else None)
     if out and not args.no_write:
         paths = write(board, out)
         print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
@@ -125,10 +151,16 @@ def cmd_board(args) -> int:
 
     entries = registered()
     board = _board(args, entries)
+    if args.power:
+        return _power(board)
     print(markdown(board))
     if args.write:
         write(board, args.write)
     return 0
+
+
+POWER_HELP = ("print, instead of the board, the paired seeds per scenario that detect a 2%% difference from the best "
+              "baseline with 80%% power, from the spread of the stored results (of the dev split unless --split)")
 
 
 def add_commands(sub) -> None:
@@ -149,16 +181,19 @@ def add_commands(sub) -> None:
 
     sp = sub.add_parser(
         "leaderboard",
-        help="evaluate every baseline and submission on suite v1 and print the board (the main job)",
-        description="Evaluate what is registered (the baselines and leaderboard/submissions/*) that is not yet recorded, "
-        "print the board, and for suite v1 / test write leaderboard/LEADERBOARD.md, README_SECTION.md and leaderboard.html.",
+        help="evaluate every baseline and submission on the suite (default v2) and print the board (the main job)",
+        description="Evaluate what is registered (the baselines and leaderboard/submissions/*) that is not yet recorded "
+        "(on suite v2, also solve each episode's upper bound), print the board, and for the test split write "
+        "LEADERBOARD.md, README_SECTION.md and leaderboard.html (to leaderboard/ for v2, leaderboard/v1/ for v1).",
     )
     _common(sp)
-    sp.add_argument("--out", help="directory for LEADERBOARD.md, README_SECTION.md and leaderboard.html (default leaderboard/ for v1 test)")
+    sp.add_argument("--power", action="store_true", help=POWER_HELP + "; evaluates what is missing first")
+    sp.add_argument("--out", help="directory for LEADERBOARD.md, README_SECTION.md and leaderboard.html (default: the suite's folder, for the test split)")
     sp.add_argument("--no-write", action="store_true", help="print the board without writing files")
     sp.set_defaults(func=cmd_leaderboard)
 
     sp = sub.add_parser("board", help="print the stored board without evaluating anything")
     _common(sp, evaluates=False)
+    sp.add_argument("--power", action="store_true", help=POWER_HELP)
     sp.add_argument("--write", metavar="DIR", help="also write LEADERBOARD.md, README_SECTION.md and leaderboard.html to DIR")
     sp.set_defaults(func=cmd_board)

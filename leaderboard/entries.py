@@ -17,7 +17,7 @@ from typing import Any
 
 import agents
 from agents.heuristics import HEURISTICS
-from leaderboard.suite import tree_hash
+from leaderboard.suite import BOUND, tree_hash
 from orbit_env.scenario import shipped_scenarios
 
 SUBMISSIONS_DIR = Path(__file__).parent / "submissions"
@@ -108,8 +108,8 @@ def read_submission(folder: Path) -> Entry:
     _check(meta, OPTIONAL, f"{toml} [submission]", False)
     if not NAME_RE.match(meta["name"]):
         raise SubmissionError(f"{toml}: name {meta['name']!r} must be lower-case letters, digits and '-' (at most 64)")
-    if meta["name"] in HEURISTICS:
-        raise SubmissionError(f"{toml}: name {meta['name']!r} is taken by a baseline; choose another")
+    if meta["name"] in HEURISTICS or meta["name"] == BOUND:
+        raise SubmissionError(f"{toml}: name {meta['name']!r} is taken by a baseline or the upper bound; choose another")
     scenarios = tuple(meta.get("scenarios", ()))
     unknown = [sc for sc in scenarios if sc not in shipped_scenarios()]
     if unknown or (meta.get("scenarios") is not None and not scenarios):

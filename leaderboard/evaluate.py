@@ -25,7 +25,7 @@ from typing import Sequence
 from tqdm import tqdm
 
 from leaderboard.entries import Entry
-from leaderboard.metrics import KEYS
+from leaderboard.metrics import RECORDED
 from leaderboard.store import Key, Row, Store
 from leaderboard.suite import Episode, Suite, env_hash
 from orbit_env.ephemeris import satellite_count
@@ -135,7 +135,7 @@ def parse_reply(raw: bytes, task: Task) -> tuple[str, str, dict[str, float] | No
         if reply.get("status") == "failed":
             return "failed", str(reply.get("reason", ""))[:2000], None
         metrics = reply["metrics"]
-        values = {k: float(metrics[k]) for k in KEYS}
+        values = {k: float(metrics[k]) for k in RECORDED}
         if reply.get("status") != "ok":
             raise ValueError(f"status {reply.get('status')!r}")
         return "ok", "", values

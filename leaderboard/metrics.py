@@ -1,6 +1,7 @@
 """Per-episode metrics of the leaderboard, computed from an env at the end of an episode.
 
-Delivered value is what the board ranks by (normalised per scenario); the rest explain it.
+Delivered value is what suite v1 ranks by, the value delivered in the measurement window what suite v2
+ranks by; the rest explain them.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ METRICS: tuple[Metric, ...] = (
     Metric("mean_completion_h", "mean JCT (h)", ".2f", False, "mean time from submission to delivery of the delivered jobs"),
 )  # fmt: skip
 KEYS = tuple(m.key for m in METRICS)
+# Suite v2's metric, recorded for every episode (it equals delivered value when the window is the whole episode)
+# but shown only on boards that score it, so that v1's board keeps its columns.
+WINDOW_VALUE = Metric("window_value", "window value", ".1f", True, "value delivered during the measurement window (reference GPU-hours, discounted after the deadline)")
+RECORDED = (*KEYS, WINDOW_VALUE.key)
 
 
 def ratio(num: float, den: float) -> float:
@@ -51,6 +56,8 @@ def episode_metrics(env) -> dict[str, float]:
     busy_h = m["busy_gpu_s"] * env.scenario.hardware.accel.relative_speed / 3600.0
     return {
         "delivered_value": m["delivered_value"],
+        # until the env's measurement window is merged (contract, issue 10) the window is the whole episode
+        "window_value": m.get("window_value", m["delivered_value"]),
         "jobs_delivered": m["jobs_delivered"],
         "deadline_hit_rate": ratio(float(np.count_nonzero(decided & on_time)), float(np.count_nonzero(decided))),
         "useful_gpu_hours": useful_h,

@@ -1,4 +1,10 @@
-"""The benchmark suite: scenarios x seeds, with public development seeds and separate test seeds.
+"""The benchmark suites: scenarios x seeds, with public development seeds and separate test seeds, and a
+scoring rule.
+
+Two scoring rules. Suite v1 normalises each scenario by two policies' means (random = 0, edf-safe = 100)
+and ranks delivered value. Suite v2 scores each episode against its own seed (random on the same seed = 0,
+the upper bound of that episode = 100, on the value delivered in the measurement window): the pseudo-policy
+``bound`` is the reference, and its rows in the results store hold the bound of each episode.
 
 A suite is versioned twice: by name (``v1``), which changes when the suite is redefined on purpose, and
 by hashes that every result row records: the suite's own definition, and the environment (its version
@@ -19,6 +25,8 @@ from agents.heuristics import REFERENCE, RandomPolicy
 from orbit_env import ENV_VERSION
 
 SPLITS = ("test", "dev")
+BOUND = "bound"  # the pseudo-policy whose rows hold each episode's upper bound (leaderboard.bound_rows)
+DEFAULT_SUITE = "v2"
 
 
 @dataclass(frozen=True)
@@ -45,13 +53,24 @@ class Episode:
     max_cycles: int
 
 
+# Fields added after suite v1 are left out of a suite's hash while they hold v1's meaning, so that v1's
+# hash, and every result row stored under it, stays valid.
+V1_MEANING = {"metric": "delivered_value"}
+
+
 @dataclass(frozen=True)
 class Suite:
     name: str
     description: str
     tasks: tuple[Task, ...]
     zero: str = RandomPolicy.name  # the policy that scores 0
-    reference: str = REFERENCE  # the policy that scores 100
+    reference: str = REFERENCE  # the policy that scores 100; BOUND: each episode's upper bound (paired scores)
+    metric: str = "delivered_value"  # the per-episode metric that is scored
+
+    @property
+    def paired(self) -> bool:
+        """Scores per seed (zero and bound on the same seed) rather than against two policies' means."""
+        return self.reference == BOUND
 
     def episodes(self, split: str, scenarios: tuple[str, ...] | None = None) -> list[Episode]:
         unknown = set(scenarios or ()) - {t.scenario for t in self.tasks}
@@ -71,7 +90,8 @@ class Suite:
     @property
     def hash(self) -> str:
         """Hash of the definition: any change to scenarios, horizons, seeds or normalisers changes it."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        definition = {k: v for k, v in asdict(self).items() if V1_MEANING.get(k, ...) != v}
+        return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _seeds(start: int, n: int) -> tuple[int, ...]:
@@ -104,12 +124,29 @@ SMOKE = Suite(
     ),
 )
 
-SUITES: dict[str, Suite] = {s.name: s for s in (V1, SMOKE)}
+# Suite v2 (issue 10): the v2 scenarios (orbit_env/scenarios/v2/), multi-day and warm-started, each scored on
+# the value delivered in its measurement window against random and the episode's upper bound. THE ONE PLACE
+# TO EDIT: the lead fills in the tasks from the scenarios' horizons, with dev seeds first; the number of test
+# seeds per scenario then comes from `orbit-env board --suite v2 --power` on the dev results (2% difference,
+# 80% power). Until then suite v2 has no tasks and says so.
+V2_TASKS: tuple[Task, ...] = ()
+
+V2 = Suite(
+    name="v2",
+    description="the v2 scenarios, scored per seed between random (0) and the episode's upper bound (100)",
+    tasks=V2_TASKS,
+    reference=BOUND,
+    metric="window_value",
+)
+
+SUITES: dict[str, Suite] = {s.name: s for s in (V2, V1, SMOKE)}
 
 
 def get_suite(name: str) -> Suite:
     if name not in SUITES:
         raise ValueError(f"unknown suite {name!r}; known: {', '.join(SUITES)}")
+    if not SUITES[name].tasks:
+        raise ValueError(f"suite {name} has no tasks yet (V2_TASKS in leaderboard/suite.py); use --suite v1 meanwhile")
     return SUITES[name]
 
 
