@@ -91,7 +91,7 @@ class OrbitComputeEnv(ParallelEnv):
         self.scenario = load_scenario(scenario, overrides, tle_file)
         self.ephemeris = load_ephemeris(self.scenario, cache_dir=cache_dir)
         self.params = make_params(self.scenario, self.ephemeris.n_sats)
-        self.layout = Layout(self.params.K, self.params.M)
+        self.layout = Layout.for_params(self.params)
         self.actions = self.params.actions
         self.max_cycles = self.scenario.episode.max_cycles
         self.render_mode = render_mode
