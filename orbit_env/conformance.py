@@ -104,7 +104,7 @@ def check_invariants(make: Callable[[], OrbitComputeEnv], episodes: int, cycles:
             parts = sum(v for k, v in census.items() if k != "submitted")
             if parts != census["submitted"]:
                 raise AssertionError(f"episode {ep} step {env.sim.t}: job census {census} does not add up")
-            errors = consistency_errors(env.sim)
+            errors = consistency_errors(env.sim, env.params)
             if errors:
                 raise AssertionError(f"episode {ep} step {env.sim.t}: {errors[0]}")
     return f"{episodes} episodes, {steps} steps"

@@ -672,13 +672,17 @@ def job_census(state: SimState) -> dict[str, int]:
     }
 
 
-def consistency_errors(state: SimState) -> list[str]:
+def consistency_errors(state: SimState, params: Params | None = None) -> list[str]:
     """Check that slots, places and active jobs agree; return a description of each violation.
 
     Every UPLINK/ONBOARD/RESULT job holds exactly one slot on its satellite, a SENDING job one on its
     source and one on its destination, other jobs none; an active job is ONBOARD on its satellite.
+    With ``params``, no satellite holds more bytes than its storage.
     """
     errors = []
+    if params is not None:
+        for i in np.flatnonzero(free_bytes(params, state) < -1e-6 * params.storage_b):
+            errors.append(f"satellite {i} holds {params.storage_b - free_bytes(params, state)[i]:.6g} bytes, storage is {params.storage_b:.6g}")
     J = len(state.place) - 1  # without the sentinel
     held = np.bincount(state.slots[state.slots >= 0], minlength=J + 1)[:J]
     place = state.place[:J]
