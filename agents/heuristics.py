@@ -11,6 +11,11 @@ They form a ladder, each adding one idea to the one before, so the board reads a
 | edf-safe | the power level that does the most work while the battery stays above safe mode through the next eclipse and the GPU below its throttle temperature (the board's reference, 100) |
 | edf-ckpt | checkpoints at the Young/Daly interval for the current upset rate, and before entering the SAA |
 | balance | sends finished results to neighbours that reach the ground sooner, and queued jobs to less loaded neighbours with sun and battery |
+
+With agent admission (``ground.admission = "agent"``) every heuristic but random admits through one rule,
+``admit_earliest``: the earliest-deadline window entry the mask allows (a link, a free slot, the bytes
+free), whenever admitting costs no compute; edf-safe and those above it also need the battery above their
+safe-mode floor. Random stays uniform over the legal actions, admits included.
 """
 
 from __future__ import annotations
@@ -33,6 +38,24 @@ class RandomPolicy(ArrayPolicy):
         return (self.rng.random(mask.shape) * mask).argmax(axis=-1)
 
 
+def admit_earliest(policy: ArrayPolicy, obs, mask, base, allow=None) -> np.ndarray:
+    """``base`` with admit(g) of the earliest-deadline admissible window entry where admitting costs no
+    compute: base idles with nothing loaded, or runs the loaded job at its current level (an admit keeps
+    the loaded job running at that level). ``allow`` (...,) bool further limits who admits."""
+    L, A = policy.layout, policy.actions
+    if A.G == 0:
+        return base
+    can = mask[..., A.admit(np.arange(A.G))] > 0
+    if allow is not None:
+        can &= allow[..., None]
+    g = np.where(can, L.window_field(obs, "deadline"), np.inf).argmin(axis=-1)
+    active = L.slot_field(obs, "active") > 0.5
+    loaded = active.any(axis=-1)
+    level_now = np.rint(L.own_field(obs, "power_level") * (A.P - 1)).astype(int)
+    free = np.where(loaded, base == A.run(active.argmax(axis=-1), level_now), base == A.IDLE)
+    return np.where(can.any(axis=-1) & free, A.admit(g), base)
+
+
 class GreedyPolicy(ArrayPolicy):
     """Run the first runnable job at full power; otherwise idle. Blind to energy, heat and deadlines."""
 
@@ -42,7 +65,7 @@ class GreedyPolicy(ArrayPolicy):
         top = self.actions.P - 1
         legal = mask[..., self.actions.run(np.arange(self.actions.K), top)] > 0
         k, any_job = legal.argmax(axis=-1), legal.any(axis=-1)
-        return np.where(any_job, self.actions.run(k, top), self.actions.IDLE)
+        return admit_earliest(self, obs, mask, np.where(any_job, self.actions.run(k, top), self.actions.IDLE))
 
 
 class EDFPolicy(ArrayPolicy):
@@ -60,10 +83,15 @@ class EDFPolicy(ArrayPolicy):
         """Power level to run at, -1 where running is not allowed."""
         return np.full(obs.shape[:-1], self.actions.P - 1)
 
+    def may_admit(self, obs) -> np.ndarray | None:
+        """Which satellites may admit a job (None: all that the mask allows)."""
+        return None
+
     def act_arrays(self, obs, mask):
         k, has_job = self.pick_job(obs, mask)
         level = self.pick_level(obs)
-        return np.where(has_job & (level >= 0), self.actions.run(k, np.maximum(level, 0)), self.actions.IDLE)
+        base = np.where(has_job & (level >= 0), self.actions.run(k, np.maximum(level, 0)), self.actions.IDLE)
+        return admit_earliest(self, obs, mask, base, self.may_admit(obs))
 
 
 class SafeEDFPolicy(EDFPolicy):
@@ -92,6 +120,10 @@ class SafeEDFPolicy(EDFPolicy):
     @classmethod
     def for_env(cls, env, **params):
         return cls(env.layout, env.actions, Datasheet.from_scenario(env.scenario), **params)
+
+    def may_admit(self, obs):
+        """Storage is in the mask; energy: only above the safe-mode floor plus the margin."""
+        return self.layout.own_field(obs, "soc") * self.sheet.battery_wh >= self.floor_wh
 
     def eclipse_work(self, energy, seconds, drain) -> np.ndarray:
         """(..., C) full-speed seconds of work each choice does in an eclipse of ``seconds``, running until

@@ -103,10 +103,15 @@ def _check_shapes(spec: dict[str, Any], tensors: dict[str, np.ndarray], where: P
                 raise PolicyFileError(f"{where}: {key} must have shape ({obs_size},) as the spec normalises observations")
 
 
+# v1 runs v0's scenarios with v0's spaces and dynamics, so a v0 policy plays them (the checks below
+# still refuse it wherever the layout or the action space differs, as on a v2 scenario)
+COMPATIBLE_ENVS = ("orbit_compute_v0", ENV_VERSION)
+
+
 def check_compatible(spec: dict[str, Any], layout: Layout, actions: ActionLayout) -> None:
     """Raise PolicyFileError unless the policy was trained on this env version, layout and action space."""
     trained = spec.get("env", {}).get("id")
-    if trained != ENV_VERSION:
+    if trained not in COMPATIBLE_ENVS:
         raise PolicyFileError(f"the policy was trained on env {trained!r} but this is {ENV_VERSION!r}; retrain or use a matching orbit-env")
     obs = spec["observation"]
     if obs.get("size") != layout.size or obs.get("names") != layout.names():
@@ -122,10 +127,11 @@ def check_compatible(spec: dict[str, Any], layout: Layout, actions: ActionLayout
             f"{theirs[i] if i < len(theirs) else '(end)'!r}, the env has {ours[i] if i < len(ours) else '(end)'!r}"
         )
     act = spec["action"]
-    if (act.get("n"), act.get("K"), act.get("P"), act.get("M")) != (actions.n, actions.K, actions.P, actions.M):
+    if (act.get("n"), act.get("K"), act.get("P"), act.get("M"), act.get("G", 0)) != (actions.n, actions.K, actions.P, actions.M, actions.G):
         raise PolicyFileError(
             f"action space mismatch: the policy was trained on Discrete({act.get('n')}) with K={act.get('K')}, "
-            f"P={act.get('P')}, M={act.get('M')}; this env has Discrete({actions.n}) with K={actions.K}, P={actions.P}, M={actions.M}"
+            f"P={act.get('P')}, M={act.get('M')}, G={act.get('G', 0)}; this env has Discrete({actions.n}) with "
+            f"K={actions.K}, P={actions.P}, M={actions.M}, G={actions.G}"
         )
 
 

@@ -1,7 +1,8 @@
 """orbit-env: satellites with GPUs scheduling real training jobs in low Earth orbit.
 
-Registers ``orbit_env/orbit_compute_v0`` with PettingZoo's registries (AEC and parallel) and
-``orbit_env/OrbitCompute-v0`` with Gymnasium's (the single-agent / centralised face).
+Registers ``orbit_env/orbit_compute_v1`` with PettingZoo's registries (AEC and parallel) and
+``orbit_env/OrbitCompute-v1`` with Gymnasium's (the single-agent / centralised face; ``-v0`` stays
+registered to the same class, as v1 runs v0's scenarios unchanged).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import pettingzoo
 from orbit_env.scenario import ScenarioError, load_scenario, shipped_scenarios
 
 __version__ = "0.1.0"
-ENV_VERSION = "orbit_compute_v0"
+ENV_VERSION = "orbit_compute_v1"
 
 __all__ = ["ENV_VERSION", "ScenarioError", "load_scenario", "shipped_scenarios", "__version__"]
 
-if "orbit_env/orbit_compute_v0" not in pettingzoo.parallel_registry:
-    pettingzoo.register("parallel", "orbit_env/orbit_compute_v0", entry_point="orbit_env.orbit_compute_v0:parallel_env")
-    pettingzoo.register("aec", "orbit_env/orbit_compute_v0", entry_point="orbit_env.orbit_compute_v0:env")
-if "orbit_env/OrbitCompute-v0" not in gymnasium.registry:
-    gymnasium.register("orbit_env/OrbitCompute-v0", entry_point="orbit_env.env:OrbitComputeGymEnv")
+if f"orbit_env/{ENV_VERSION}" not in pettingzoo.parallel_registry:
+    pettingzoo.register("parallel", f"orbit_env/{ENV_VERSION}", entry_point=f"orbit_env.{ENV_VERSION}:parallel_env")
+    pettingzoo.register("aec", f"orbit_env/{ENV_VERSION}", entry_point=f"orbit_env.{ENV_VERSION}:env")
+for _gym_id in ("orbit_env/OrbitCompute-v1", "orbit_env/OrbitCompute-v0"):
+    if _gym_id not in gymnasium.registry:
+        gymnasium.register(_gym_id, entry_point="orbit_env.env:OrbitComputeGymEnv")

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from orbit_env import orbit_compute_v0
+from orbit_env import orbit_compute_v1
 from orbit_env.env import OrbitComputeEnv
 from orbit_env.sim import consistency_errors, job_census
 
@@ -104,7 +104,7 @@ def check_invariants(make: Callable[[], OrbitComputeEnv], episodes: int, cycles:
             parts = sum(v for k, v in census.items() if k != "submitted")
             if parts != census["submitted"]:
                 raise AssertionError(f"episode {ep} step {env.sim.t}: job census {census} does not add up")
-            errors = consistency_errors(env.sim)
+            errors = consistency_errors(env.sim, env.params)
             if errors:
                 raise AssertionError(f"episode {ep} step {env.sim.t}: {errors[0]}")
     return f"{episodes} episodes, {steps} steps"
@@ -116,8 +116,8 @@ def run_checks(scenario: Any = "three-body-12", max_cycles: int = 60, episodes: 
     from pettingzoo.utils.conversions import parallel_to_aec
 
     kw = dict(scenario=scenario, **env_kwargs)
-    par = partial(orbit_compute_v0.parallel_env, **kw)
-    aec = partial(orbit_compute_v0.env, **kw)
+    par = partial(orbit_compute_v1.parallel_env, **kw)
+    aec = partial(orbit_compute_v1.env, **kw)
     module = SimpleNamespace(parallel_env=par, env=aec)
     n_cyc = min(max_cycles, 30)
     checks: list[tuple[str, Callable[[], Any]]] = [

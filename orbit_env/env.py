@@ -12,23 +12,31 @@ policy trained on 12 satellites runs on 81).
 
 ## Observation Space
 ``Dict(observation=Box(-1, 1, (D,), float32), action_mask=Box(0, 1, (A,), int8))``.
-D = 21 own fields + K x 12 slot fields + M x 12 neighbour fields; names and meaning in
-``orbit_env.observe`` (``env.layout.names()`` lists every element).
+D = 21 own fields (+ 2 ground fields) + K x 12 slot fields + M x 12 neighbour fields + G x 8 window
+fields; names and meaning in ``orbit_env.observe`` (``env.layout.names()`` lists every element). The
+ground fields are there when the scenario uses agent admission, antennas or storage; the window when
+``ground.admission = "agent"``.
 
 | slice | fields |
 |---|---|
-| own | soc, temp, gpu_margin, sunlit, t_light_change, in_saa, t_saa_change, contact, t_contact_next, t_contact_left, safe_mode, gpu_loaded, gpu_recovering, thermal_off, power_level, queue_fill, lat, lon_sin, lon_cos, ground_backlog, episode_progress |
+| own | soc, temp, gpu_margin, sunlit, t_light_change, in_saa, t_saa_change, contact, t_contact_next, t_contact_left, safe_mode, gpu_loaded, gpu_recovering, thermal_off, power_level, queue_fill, lat, lon_sin, lon_cos, ground_backlog, episode_progress (then link, storage_free) |
 | slot[k] | present, runnable, result, in_flight, active, remaining, at_risk, deadline, value, gpus, checkpoint, downlink |
 | neigh[m] | present, link_up, range, soc, temp, free_slots, work, results, contact, t_contact_next, sunlit, safe_mode |
+| window[g] | present, model, work, gpus, deadline, value, dataset, storage |
+
+K is ``episode.queue_slots``, or with ``hardware.storage_gb`` the number of the scenario's smallest jobs
+the storage holds, at most 16 (``orbit_env.sim.queue_slots``).
 
 ## Action Space
-``Discrete(2 + K*P + K*M)``: 0 idle (the loaded job stays loaded), 1 checkpoint the loaded job (then
+``Discrete(2 + K*P + K*M + G)``: 0 idle (the loaded job stays loaded), 1 checkpoint the loaded job (then
 keep running it), ``2 + k*P + p`` run the job in slot k at power level p, ``2 + K*P + k*M + m`` send the
-job (or finished result) in slot k to the neighbour on terminal m; the laser terminal works beside the
-accelerators, so the loaded job keeps running at its power level unless it is the one sent. An illegal
-action (mask 0) is a no-op counted in ``infos[agent]["invalid_action"]``. An action outside the space,
-one that is not an integer (a bool, float or string), a missing or unknown agent, or anything but a dict
-raises ValueError before the step changes anything (state and random stream are left as they were).
+job (or finished result) in slot k to the neighbour on terminal m, ``2 + K*P + K*M + g`` admit entry g
+of the ground queue's window (agent admission only). The laser terminal and the radio work beside the
+accelerators, so the loaded job keeps running at its power level during a send (unless it is the one
+sent) or an admit. An illegal action (mask 0) is a no-op counted in ``infos[agent]["invalid_action"]``.
+An action outside the space, one that is not an integer (a bool, float or string), a missing or unknown
+agent, or anything but a dict raises ValueError before the step changes anything (state and random
+stream are left as they were).
 
 ## Rewards
 Team reward by default: every agent gets the value delivered to the ground this step (reference
@@ -40,12 +48,53 @@ ground (through its own radio or relayed by a neighbour: relaying a result costs
 value a delivery would earn now (so late work earns less; taken back if the work is lost).
 ``infos[agent]["reward_components"]`` has every term.
 
+## Ground segment
+A satellite talks to the ground through its best visible station (highest elevation) when it holds one
+of that station's antennas. ``ground.antennas_per_station`` = A > 0 limits a station to A satellites
+per step, allocated at the start of each step by priority: keep the antenna of an ongoing exchange
+(held last step, still the best station, something to transfer), then satellites with something to do
+(a result aboard, an uplink in flight, or a free slot while jobs wait), then the rest, ties to the lower
+index. ``own.link`` shows whether the satellite holds one (``own.contact`` is the geometry alone);
+without an antenna there is no uplink, downlink or admission. A = 0: every contact is usable (v0).
+
+Admission. ``ground.admission = "auto"`` (v0): each step, the waiting jobs in earliest-deadline order go
+to the satellites with a link, a free slot and no uplink in progress, in index order. ``"agent"``: the
+ground queue is one queue, ordered by deadline (ties by arrival); every station offers its first
+``queue_window`` = G jobs, shown in ``window[g]``. ``admit(g)`` is legal with a link, outside safe mode,
+with a free slot and free storage for the job's dataset and checkpoint; the job's dataset then uplinks
+at ``uplink_gbps`` (shared with other uplinks of that satellite) and it holds the slot from now. Several
+satellites admitting one entry in one step: the lowest index gets it, the others' admits do nothing
+(counted in ``admit_refused``, like an entry that expired at the step's start).
+
+Storage. With ``hardware.storage_gb`` a job aboard occupies its dataset + checkpoint while it has work
+left and its result once finished; a job moving over an ISL occupies both ends. Admission, automatic
+uplink and ISL receive need the bytes free (``own.storage_free``); they are never exceeded.
+
 ## Starting State
-A start time drawn uniformly in the ephemeris window, batteries at ``initial_soc``, radiators at
-``initial_temp_c``, empty queues; jobs arrive from the scenario's workload.
+A start time drawn uniformly in the ephemeris window. Cold start (``episode.warmup_h = 0``, v0):
+batteries at ``initial_soc``, radiators at ``initial_temp_c``, empty queues. Warm start
+(``warmup_h`` = W > 0): the same cold state W hours before step 0, then W hours of a built-in rule
+(``orbit_env.sim.builtin_actions``: earliest deadline first, top power in sunlight, lowest in eclipse,
+admit the first fitting entry), with the jobs of those hours arriving as in the episode. Step 0 then
+holds a ground backlog, queues, partial progress, batteries and temperatures of a running constellation,
+all drawn from the seed (the same seed gives the same warm state). Episode totals start at zero at step
+0; the job census still counts the jobs of the warm-up (``jobs_done`` includes their deliveries).
 
 ## Episode End
 Truncation after ``max_cycles`` steps (default one day at dt = 60 s). No termination.
+
+## Measurement protocol
+Suite v2 scores ``metrics()["window_value"]``: the value delivered in the steps that begin inside
+[``measure_start_h``, ``measure_end_h``) after step 0 (default and 0 for the end: the whole episode,
+where it equals ``delivered_value``; a window past the episode is clipped to it). Together with the warm
+start it counts steady-state scheduling, not the start from empty or the work in flight at the cut.
+
+## Version history
+- ``orbit_compute_v1``: agent admission (``admit(g)`` and the ``window`` block), antennas per station,
+  on-board storage (K from storage; ``link`` and ``storage_free`` own fields), warm start, measurement
+  window (``window_value``), metric ``admit_refused``. Scenarios that use none of these run exactly as
+  in v0: same spaces, same observations, same trajectories.
+- ``orbit_compute_v0``: suite v1.
 
 ## Arguments
 ``scenario`` (shipped name, TOML path or Scenario), ``max_cycles`` (an error together with an
@@ -75,7 +124,7 @@ DEFAULT_SCENARIO = "three-body-12"
 class OrbitComputeEnv(ParallelEnv):
     """The parallel (simultaneous-move) environment. See the module docstring for the full manual."""
 
-    metadata = {"name": "orbit_compute_v0", "render_modes": ["ansi", "rgb_array", "human"], "is_parallelizable": True, "render_fps": 4}
+    metadata = {"name": "orbit_compute_v1", "render_modes": ["ansi", "rgb_array", "human"], "is_parallelizable": True, "render_fps": 4}
 
     def __init__(
         self,
@@ -99,7 +148,7 @@ class OrbitComputeEnv(ParallelEnv):
         self.scenario = load_scenario(scenario, overrides, tle_file)
         self.ephemeris = load_ephemeris(self.scenario, cache_dir=cache_dir)
         self.params = make_params(self.scenario, self.ephemeris.n_sats)
-        self.layout = Layout(self.params.K, self.params.M)
+        self.layout = Layout.for_params(self.params)
         self.actions = self.params.actions
         self.max_cycles = self.scenario.episode.max_cycles
         self.render_mode = render_mode

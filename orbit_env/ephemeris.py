@@ -128,10 +128,16 @@ class CacheCorrupt(Exception):
     """A cache file failed validation (wrong inputs, shapes, dtypes or checksum)."""
 
 
-def window_steps(scenario: Scenario) -> int:
-    """Steps the ephemeris must cover: every start offset reset can draw plus one episode."""
+def warmup_steps(scenario: Scenario) -> int:
+    """Steps of the warm start that run before step 0 (``episode.warmup_h``)."""
     ep = scenario.episode
-    return math.ceil(ep.start_window_h * 3600.0 / ep.dt_s) + ep.max_cycles
+    return math.ceil(ep.warmup_h * 3600.0 / ep.dt_s)
+
+
+def window_steps(scenario: Scenario) -> int:
+    """Steps the ephemeris must cover: every start offset reset can draw, the warm start and one episode."""
+    ep = scenario.episode
+    return math.ceil(ep.start_window_h * 3600.0 / ep.dt_s) + warmup_steps(scenario) + ep.max_cycles
 
 
 # Peak memory of a build, measured with tracemalloc on starcloud-1 (11k and 41k steps), walker-160 and

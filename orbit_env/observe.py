@@ -1,7 +1,9 @@
 """Observations: a public layout with named fields, built for all satellites in one array program.
 
-Each agent sees a float32 vector in [-1, 1]: its own state, K queue slots and M neighbour slots
-(one per laser terminal). Heuristics read fields by name through ``Layout``, so they see exactly
+Each agent sees a float32 vector in [-1, 1]: its own state, K queue slots, M neighbour slots
+(one per laser terminal) and, with agent admission, G entries of the ground queue's window. Scenarios
+that use a suite-v2 ground or storage feature add two own fields (GROUND_FIELDS); v1 scenarios keep
+the v1 layout element for element. Heuristics read fields by name through ``Layout``, so they see exactly
 what a learned policy sees. The global ``state()`` for centralised critics is all agents' vectors.
 """
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from orbit_env.ephemeris import Ephemeris
-from orbit_env.sim import Params, Place, SimState, action_mask
+from orbit_env.sim import Params, Place, SimState, action_mask, admission_window, free_bytes, ground_link
 from orbit_env.physics import thermal
 
 OWN_FIELDS = (
@@ -52,6 +54,20 @@ SLOT_FIELDS = (
     "checkpoint",  # checkpoint size, log1p(GB) / log1p(100)
     "downlink",  # minutes to downlink its result at the ground rate, log1p / log1p(60)
 )
+GROUND_FIELDS = (  # own fields, present when the scenario has agent admission, antennas or storage
+    "link",  # 1 if the satellite holds a ground antenna this step: uplink, downlink and admission work
+    "storage_free",  # free on-board storage / storage (1 without a limit)
+)
+WINDOW_FIELDS = (  # entry g of the ground queue's window (earliest deadline first), the job admit(g) takes
+    "present",  # 1 if the entry holds a job
+    "model",  # (index in the scenario's model list + 1) / number of models
+    "work",  # hours of work at full speed here, log1p(h) / log1p(100)
+    "gpus",  # GPUs the job asked for, log2 / 8
+    "deadline",  # hours to the deadline / 24 (negative when late)
+    "value",  # value in reference GPU-hours, log1p / log1p(100)
+    "dataset",  # minutes to uplink its dataset at the ground rate, log1p / log1p(60)
+    "storage",  # bytes it needs aboard (dataset + checkpoint) / storage (0 without a limit)
+)
 NEIGH_FIELDS = (
     "present",  # 1 if the terminal has a partner
     "link_up",  # 1 if the link carries data now (acquired, in range, line of sight)
@@ -70,31 +86,46 @@ NEIGH_FIELDS = (
 
 @dataclass(frozen=True)
 class Layout:
-    """Where each named field sits in an observation vector. ``own.soc``, ``slot[2].deadline``, ``neigh[0].soc``."""
+    """Where each named field sits in an observation vector. ``own.soc``, ``slot[2].deadline``, ``neigh[0].soc``,
+    ``window[0].deadline``. ``ground``: whether the own block ends with GROUND_FIELDS."""
 
     K: int
     M: int
+    G: int = 0
+    ground: bool = False
+
+    @classmethod
+    def for_params(cls, params: Params) -> Layout:
+        return cls(params.K, params.M, params.G, params.ground_fields)
+
+    @property
+    def own_names(self) -> tuple[str, ...]:
+        return OWN_FIELDS + (GROUND_FIELDS if self.ground else ())
 
     @property
     def size(self) -> int:
-        return len(OWN_FIELDS) + self.K * len(SLOT_FIELDS) + self.M * len(NEIGH_FIELDS)
+        return self.window.stop
 
     @property
     def own(self) -> slice:
-        return slice(0, len(OWN_FIELDS))
+        return slice(0, len(self.own_names))
 
     @property
     def slots(self) -> slice:
-        start = len(OWN_FIELDS)
+        start = self.own.stop
         return slice(start, start + self.K * len(SLOT_FIELDS))
 
     @property
     def neighbours(self) -> slice:
-        return slice(self.slots.stop, self.size)
+        return slice(self.slots.stop, self.slots.stop + self.M * len(NEIGH_FIELDS))
+
+    @property
+    def window(self) -> slice:
+        return slice(self.neighbours.stop, self.neighbours.stop + self.G * len(WINDOW_FIELDS))
 
     def own_field(self, obs: np.ndarray, name: str) -> np.ndarray:
         """(...,) value of an own-state field."""
-        return obs[..., OWN_FIELDS.index(name)]
+        return obs[..., self.own_names.index(name)]
 
     def slot_field(self, obs: np.ndarray, name: str) -> np.ndarray:
         """(..., K) value of a slot field for every slot."""
@@ -104,12 +135,17 @@ class Layout:
         """(..., M) value of a neighbour field for every terminal."""
         return obs[..., self.neighbours].reshape(*obs.shape[:-1], self.M, len(NEIGH_FIELDS))[..., NEIGH_FIELDS.index(name)]
 
+    def window_field(self, obs: np.ndarray, name: str) -> np.ndarray:
+        """(..., G) value of a window field for every entry of the ground queue's window."""
+        return obs[..., self.window].reshape(*obs.shape[:-1], self.G, len(WINDOW_FIELDS))[..., WINDOW_FIELDS.index(name)]
+
     def names(self) -> list[str]:
         """Every element's name, in order: for documentation and exported policy specs."""
         return (
-            [f"own.{f}" for f in OWN_FIELDS]
+            [f"own.{f}" for f in self.own_names]
             + [f"slot[{k}].{f}" for k in range(self.K) for f in SLOT_FIELDS]
             + [f"neigh[{m}].{f}" for m in range(self.M) for f in NEIGH_FIELDS]
+            + [f"window[{g}].{f}" for g in range(self.G) for f in WINDOW_FIELDS]
         )
 
 
@@ -131,7 +167,7 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
     """(N, D) float32 observations in [-1, 1] and the (N, A) int8 action mask, for all satellites at once."""
     sc, hw, acc = params.scenario, params.scenario.hardware, params.scenario.hardware.accel
     N, K, M = params.n_sats, params.K, params.M
-    layout = Layout(K, M)
+    layout = Layout.for_params(params)
     e = state.e0 + state.t
     jobs = state.jobs
     out = np.empty((N, layout.size), np.float32)
@@ -141,6 +177,9 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
     occupied = j >= 0
     fill = occupied.sum(axis=1) / K
     lon = np.radians(eph.lon_deg[e])
+    free = free_bytes(params, state)
+    storage = np.isfinite(params.storage_b)
+    ground = [ground_link(params, state, eph), free / params.storage_b if storage else np.ones(N)] if layout.ground else []
     _fill(
         out[:, layout.own],
         [
@@ -165,6 +204,7 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
             np.cos(lon),
             _logn(np.count_nonzero(state.place == Place.GROUND), 100.0),
             state.t / sc.episode.max_cycles,
+            *ground,
         ],
     )
 
@@ -217,5 +257,20 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
             ],
         )
         neigh *= has[..., None]
+    if params.G:
+        w = admission_window(params, state)
+        wm = jobs.model[w]
+        present = w >= 0
+        entry = out[:, layout.window].reshape(N, params.G, len(WINDOW_FIELDS))
+        entry[:] = np.where(present[:, None], np.stack([
+            present,
+            (wm + 1) / len(params.model_thr),
+            _logn(jobs.work[w] / (params.model_thr[wm] * 3600.0), 100.0),
+            np.log2(jobs.gpus[w]) / 8.0,
+            (jobs.deadline_s[w] - state.t * params.dt) / (24 * 3600.0),
+            _logn(jobs.value[w], 100.0),
+            _logn(params.model_data[wm] * 8 / (sc.ground.uplink_gbps * 1e9) / 60.0, 60.0),
+            params.model_hold[wm] / params.storage_b,
+        ], axis=1), 0.0)[None]  # fmt: skip
     np.clip(out, -1.0, 1.0, out=out)
     return out, action_mask(params, state, eph)

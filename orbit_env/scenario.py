@@ -20,6 +20,7 @@ from typing import Any, Mapping
 from orbit_env.accelerators import ACCELERATORS
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
+ADMISSION = ("auto", "agent")
 
 
 class ScenarioError(ValueError):
@@ -110,6 +111,10 @@ class HardwareConfig:
     initial_temp_c: float = _f(20.0, -100.0, 90.0, doc="node temperature at reset")
     checkpoint_write_gbps: float = _f(16.0, 0.01, 1e4, doc="checkpoint write bandwidth to local storage")
     checkpoint_overhead_s: float = _f(5.0, 0.0, 3600.0, doc="fixed cost of a checkpoint")
+    storage_gb: float = _f(
+        0.0, 0.0, 1e6, doc="on-board storage for datasets, checkpoints and results (0 = no byte limit, v1); "
+        "three-body: 30 TB over 12 satellites, about 2.5 TB each (physics.md s3); sets K (see sim.queue_slots)"
+    )
 
     @property
     def accel(self):
@@ -141,6 +146,12 @@ class GroundConfig:
     elevation_mask_deg: float = _f(10.0, 0.0, 90.0, doc="minimum elevation for a contact")
     uplink_gbps: float = _f(0.3, 0.0001, 1e4, doc="ground-to-satellite rate")
     downlink_gbps: float = _f(0.3, 0.0001, 1e4, doc="satellite-to-ground rate")
+    admission: str = _f(
+        "auto", choices=ADMISSION, doc="auto: the earliest-deadline waiting job is uplinked to any satellite in "
+        "contact with room (v1); agent: the satellite chooses with admit(g) from a window of the ground queue"
+    )
+    queue_window: int = _f(0, 0, 64, doc="G: ground-queue entries offered to a satellite in contact (admission = agent; ignored by auto)")
+    antennas_per_station: int = _f(0, 0, 1000, doc="satellites a station serves at once (0 = unlimited, v1)")
 
 
 @dataclass(frozen=True)
@@ -179,11 +190,15 @@ class EpisodeConfig:
     dt_s: float = _f(60.0, 1.0, 3600.0, doc="step length")
     max_cycles: int = _f(1440, 1, 1000000, doc="steps per episode (truncation)")
     start_window_h: float = _f(24.0, 0.0, 24.0 * 365, doc="reset draws the start offset in [0, this)")
-    queue_slots: int = _f(4, 1, 64, doc="K: jobs a satellite holds and observes")
+    queue_slots: int = _f(4, 1, 64, doc="K: jobs a satellite holds and observes (when hardware.storage_gb is 0; "
+                          "with storage, K follows from it)")
     reward: str = _f("team", choices=("team", "individual"), doc="who is credited with delivered value: every agent, or the satellite that finished the job")
     dense_shaping: bool = _f(False, doc="add, each step, the value a delivery would earn now x the fraction of the job done (training only)")
     safe_mode_penalty: float = _f(1.0, 0.0, 1e6, doc="reward subtracted per safe-mode entry")
     thermal_shutdown_penalty: float = _f(1.0, 0.0, 1e6, doc="reward subtracted per thermal shutdown")
+    warmup_h: float = _f(0.0, 0.0, 24.0 * 30, doc="warm start: hours of built-in operation before step 0 (0 = cold start, v1)")
+    measure_start_h: float = _f(0.0, 0.0, 1e6, doc="window_value counts value delivered from this many hours after step 0 (a window past the episode counts nothing)")
+    measure_end_h: float = _f(0.0, 0.0, 1e6, doc="... until this many hours (0 or beyond the episode = its end)")
 
 
 @dataclass(frozen=True)
@@ -355,6 +370,7 @@ def _cross_checks(s: Scenario, where: str) -> None:
             f"{where}: workload.model_weights has {len(s.workload.model_weights)} entries but workload.models "
             f"has {len(s.workload.models)}"
         )
+    _v2_checks(s, where)
     if s.orbit.kind == "tle" and not s.orbit.tle_file:
         raise ScenarioError(f"{where}: orbit.kind = 'tle' needs orbit.tle_file")
     if s.workload.generator == "trace" and not s.workload.trace_file:
@@ -407,6 +423,28 @@ def _check_thermal(s: Scenario, where: str) -> None:
             f"{where}: impossible heat balance: {parts} = {sum(loads.values()):g} W radiated by hardware.radiator_area_m2 = "
             f"{hw.radiator_area_m2:g} at hardware.emissivity = {hw.emissivity:g} to a {sink:g} K sink settles the node at "
             f"{hottest_c:,.0f} C, above {NODE_MAX_C:g} C; enlarge the radiator or lower the largest loads"
+        )
+
+
+def _v2_checks(s: Scenario, where: str) -> None:
+    """Suite v2 fields: admission needs a window, storage must hold every model's job, the window must be one."""
+    g, ep = s.ground, s.episode
+    if g.admission == "agent" and g.queue_window < 1:
+        raise ScenarioError(f"{where}: ground.admission = 'agent' needs ground.queue_window >= 1 (got {g.queue_window})")
+    if s.hardware.storage_gb:
+        from orbit_env.workload.catalog import MODELS
+
+        for i, m in enumerate(s.workload.models):
+            need = (MODELS[m].dataset_bytes + MODELS[m].checkpoint_bytes) / 1e9 if m in MODELS else 0.0
+            if need > s.hardware.storage_gb:
+                raise ScenarioError(
+                    f"{where}: hardware.storage_gb = {s.hardware.storage_gb:g} cannot hold one job of workload.models[{i}] = "
+                    f"{m!r}, which needs {need:.4g} GB (dataset + checkpoint)"
+                )
+    if ep.measure_end_h and ep.measure_end_h <= ep.measure_start_h:
+        raise ScenarioError(
+            f"{where}: episode.measure_end_h = {ep.measure_end_h:g} must be above episode.measure_start_h = "
+            f"{ep.measure_start_h:g} (or 0 for the end of the episode)"
         )
 
 

@@ -13,12 +13,13 @@ a thermal shutdown or safe mode crashes it back to that checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from orbit_env.actions import Act, ActionLayout
-from orbit_env.ephemeris import Ephemeris
+from orbit_env.ephemeris import Ephemeris, warmup_steps
 from orbit_env.physics import links, power, radiation, thermal
 from orbit_env.scenario import Scenario
 from orbit_env.workload.catalog import MODELS, job_rate
@@ -59,6 +60,21 @@ class Params:
     model_data: np.ndarray  # (n_models,) dataset bytes
     model_result: np.ndarray  # (n_models,) result bytes
     actions: ActionLayout
+    G: int = 0  # admission-window entries (0: automatic uplink)
+    antennas: int = 0  # satellites a station serves at once (0 = unlimited)
+    storage_b: float = np.inf  # on-board bytes per satellite
+    warm_steps: int = 0  # steps of built-in operation before step 0
+    measure: tuple[int, int] = (0, 0)  # steps [start, end) whose deliveries count in window_value
+
+    @property
+    def model_hold(self) -> np.ndarray:
+        """(n_models,) bytes a job with work left occupies on board: its dataset and its checkpoint."""
+        return self.model_data + self.model_ckpt
+
+    @property
+    def ground_fields(self) -> bool:
+        """Whether the observation carries the v2 ground fields (link, free storage): any v2 ground/storage feature on."""
+        return self.G > 0 or self.antennas > 0 or np.isfinite(self.storage_b)
 
     @property
     def n_actions(self) -> int:
@@ -70,9 +86,29 @@ class Params:
         return self.n_accel * self.scenario.hardware.accel.relative_speed
 
 
+K_MAX = 16  # queue slots when storage sets K: the observation stays at most 16 x 12 slot fields
+
+
+def queue_slots(scenario: Scenario) -> int:
+    """K. Without a storage limit, ``episode.queue_slots``. With ``hardware.storage_gb``, the most jobs the
+    storage can hold (all of the scenario's smallest footprint, dataset + checkpoint), at most K_MAX: slots
+    then only bound what a satellite observes, and bytes are what fills up."""
+    if not scenario.hardware.storage_gb:
+        return scenario.episode.queue_slots
+    hold = min(MODELS[m].dataset_bytes + MODELS[m].checkpoint_bytes for m in scenario.workload.models)
+    return int(np.clip(scenario.hardware.storage_gb * 1e9 // hold, 1, K_MAX))
+
+
+def measure_steps(ep) -> tuple[int, int]:
+    """Steps [start, end) that begin inside [measure_start_h, measure_end_h), clipped to the episode."""
+    end = ep.max_cycles if not ep.measure_end_h else min(math.ceil(ep.measure_end_h * 3600.0 / ep.dt_s), ep.max_cycles)
+    return min(math.ceil(ep.measure_start_h * 3600.0 / ep.dt_s), end), end
+
+
 def make_params(scenario: Scenario, n_sats: int) -> Params:
-    hw, acc = scenario.hardware, scenario.hardware.accel
-    K, M, P = scenario.episode.queue_slots, scenario.links.isl_terminals, len(hw.power_caps_w)
+    hw, acc, g = scenario.hardware, scenario.hardware.accel, scenario.ground
+    K, M, P = queue_slots(scenario), scenario.links.isl_terminals, len(hw.power_caps_w)
+    G = g.queue_window if g.admission == "agent" else 0
     models = [MODELS[m] for m in scenario.workload.models]
     caps = np.asarray(hw.power_caps_w, dtype=float)
     return Params(
@@ -89,7 +125,12 @@ def make_params(scenario: Scenario, n_sats: int) -> Params:
         model_ckpt=np.array([m.checkpoint_bytes for m in models]),
         model_data=np.array([m.dataset_bytes for m in models]),
         model_result=np.array([m.result_bytes for m in models]),
-        actions=ActionLayout(K, P, M),
+        actions=ActionLayout(K, P, M, G),
+        G=G,
+        antennas=g.antennas_per_station,
+        storage_b=hw.storage_gb * 1e9 if hw.storage_gb else np.inf,
+        warm_steps=warmup_steps(scenario),
+        measure=measure_steps(scenario.episode),
     )
 
 
@@ -107,6 +148,7 @@ class SimState:
     active: np.ndarray  # active job per satellite, -1 none
     level: np.ndarray  # power level last used
     slots: np.ndarray  # (N, K) job index or -1
+    antenna: np.ndarray  # (N,) station whose antenna the satellite held last step, -1 none
     jobs: JobBatch
     place: np.ndarray  # (J,) Place
     sat: np.ndarray  # (J,) satellite holding the job (source while SENDING), -1 on the ground
@@ -132,17 +174,18 @@ def _with_sentinel(jobs: JobBatch) -> JobBatch:
 
 
 def reset_state(params: Params, eph: Ephemeris, rng: np.random.Generator, jobs: JobBatch | None = None) -> SimState:
-    """A new episode: a random start within the ephemeris window and the scenario's jobs (or ``jobs``)."""
-    sc, N, K = params.scenario, params.n_sats, params.K
-    max_start = eph.n_steps - sc.episode.max_cycles
-    e0 = int(rng.integers(0, max_start)) if max_start > 0 else 0
+    """A new episode: a random start within the ephemeris window and the scenario's jobs (or ``jobs``, with
+    times from step 0), then the warm start if the scenario has one (see ``warm_start``)."""
+    sc, N, K, W = params.scenario, params.n_sats, params.K, params.warm_steps
+    max_start = eph.n_steps - sc.episode.max_cycles - W
+    e0 = (int(rng.integers(0, max_start)) if max_start > 0 else 0) + W
     if jobs is None:
-        jobs = generate_jobs(sc.workload, sc.episode.max_cycles * params.dt, params.sat_speed, rng)
+        jobs = _warm_jobs(params, rng)
     jobs = _with_sentinel(jobs)
     J = len(jobs)
     hw = sc.hardware
-    return SimState(
-        t=0,
+    state = SimState(
+        t=-W,
         e0=e0,
         energy_wh=np.full(N, hw.initial_soc * hw.battery_wh),
         temp_k=np.full(N, hw.initial_temp_c + thermal.KELVIN),
@@ -152,6 +195,7 @@ def reset_state(params: Params, eph: Ephemeris, rng: np.random.Generator, jobs: 
         active=np.full(N, -1, np.int64),
         level=np.full(N, params.P - 1, np.int64),
         slots=np.full((N, K), -1, np.int64),
+        antenna=np.full(N, -1, np.int64),
         jobs=jobs,
         place=np.zeros(J, np.int8),
         sat=np.full(J, -1, np.int64),
@@ -167,13 +211,58 @@ def reset_state(params: Params, eph: Ephemeris, rng: np.random.Generator, jobs: 
         n_arrived=0,
         totals={k: 0.0 for k in TOTALS},
     )
+    warm_start(params, state, eph, rng)
+    return state
+
+
+def _warm_jobs(params: Params, rng: np.random.Generator) -> JobBatch:
+    """The scenario's jobs submitted from the warm start's beginning to the episode's end, with times from step 0.
+
+    The daily load cycle keeps its peak ``diurnal_peak_h`` after step 0; a trace replays from the warm start."""
+    sc, warm_s = params.scenario, params.warm_steps * params.dt
+    wl = dataclasses.replace(sc.workload, diurnal_peak_h=(sc.workload.diurnal_peak_h + warm_s / 3600.0) % 24.0) if warm_s else sc.workload
+    jobs = generate_jobs(wl, sc.episode.max_cycles * params.dt + warm_s, params.sat_speed, rng)
+    return dataclasses.replace(jobs, submit_s=jobs.submit_s - warm_s, deadline_s=jobs.deadline_s - warm_s) if warm_s else jobs
+
+
+def warm_start(params: Params, state: SimState, eph: Ephemeris, rng: np.random.Generator) -> None:
+    """Run the ``warm_steps`` before step 0 with ``builtin_actions``, then clear the episode totals.
+
+    State starts at t = -warm_steps with batteries and radiators at their initial values and empty queues;
+    the jobs submitted during the warm-up arrive, are admitted, run and delivered as in any step, so step 0
+    sees a ground backlog, queues, partial progress, batteries and temperatures of a running constellation.
+    Everything draws from the episode's random stream: the warm state is a function of the seed.
+    """
+    while state.t < 0:
+        step(params, state, eph, builtin_actions(params, state, eph), rng)
+    state.totals = {k: 0.0 for k in TOTALS}
+
+
+def builtin_actions(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
+    """(N,) the warm start's rule (orbit_env's own, no agent): run the earliest-deadline runnable job, at the
+    top power level in sunlight and the lowest in eclipse, idle in eclipse below ``resume_soc``; admit the
+    first fitting window entry when nothing runs or the loaded job would keep running."""
+    hw, acts, P = params.scenario.hardware, params.actions, params.P
+    mask = action_mask(params, state, eph).astype(bool)
+    sunlit = eph.sunlit[state.e0 + state.t]
+    level = np.where(sunlit, P - 1, 0)
+    runnable = mask[:, acts.run(np.arange(params.K), 0)]
+    deadline = np.where(runnable, state.jobs.deadline_s[state.slots], np.inf)
+    k = deadline.argmin(axis=1)
+    go = runnable.any(axis=1) & (sunlit | (state.energy_wh >= hw.resume_soc * hw.battery_wh))
+    act = np.where(go, acts.run(k, level), acts.IDLE)
+    if params.G:
+        can = mask[:, acts.admit(np.arange(params.G))]
+        keeps = ~go | ((state.slots[np.arange(params.n_sats), k] == state.active) & (state.level == level))
+        act = np.where(can.any(axis=1) & keeps, acts.admit(can.argmax(axis=1)), act)
+    return act
 
 
 TOTALS = (
     "delivered_value", "jobs_delivered", "deadline_hits", "useful_gpu_s", "busy_gpu_s", "work_lost_s",
     "energy_solar_wh", "energy_load_wh", "energy_gpu_wh", "energy_shunt_wh", "battery_cycles", "safe_mode_entries",
     "thermal_shutdowns", "upsets", "invalid_actions", "completion_s", "checkpoints", "isl_transfers",
-    "isl_aborts", "jobs_dropped", "jobs_failed", "throttled_steps",
+    "isl_aborts", "jobs_dropped", "jobs_failed", "throttled_steps", "window_value", "admit_refused",
 )  # fmt: skip
 
 
@@ -197,28 +286,115 @@ def action_mask(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
     if M:
         can_receive = (state.slots < 0).any(axis=1) & ~state.safe
         link_ok = eph.isl_up[state.e0 + state.t] & can_receive[np.maximum(eph.neighbours, 0)] & ~state.safe[:, None]
-        mask[:, 2 + K * P :].reshape(N, K, M)[:] = _MOVABLE[place][:, :, None] & link_ok[:, None, :]
+        send_ok = _MOVABLE[place][:, :, None] & link_ok[:, None, :]
+        if np.isfinite(params.storage_b):  # the receiver needs room for the job's bytes
+            send_ok &= job_bytes(params, state, state.slots)[:, :, None] <= free_bytes(params, state)[np.maximum(eph.neighbours, 0)][:, None, :]
+        mask[:, 2 + K * P : 2 + K * P + K * M].reshape(N, K, M)[:] = send_ok
+    if params.G:
+        window = admission_window(params, state)
+        room = ground_link(params, state, eph) & ~state.safe & (state.slots < 0).any(axis=1)
+        fits = (window >= 0) & (params.model_hold[state.jobs.model[window]] <= free_bytes(params, state)[:, None])
+        mask[:, params.n_actions - params.G :] = room[:, None] & fits
     return mask
 
 
-def _assign_slots(state: SimState, targets: np.ndarray, order_key: np.ndarray):
+def _rank_in_group(group: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Each element's rank within its group (0 = first), in ascending ``key`` order."""
+    order = np.lexsort((key, group))
+    g_sorted = group[order]
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order)) - np.searchsorted(g_sorted, g_sorted, side="left")
+    return rank
+
+
+def _assign_slots(state: SimState, targets: np.ndarray, order_key: np.ndarray, need=None, free=None):
     """Give each request a free slot on its target satellite, in ``order_key`` order per target.
 
     Returns (accepted mask, slot index). Several requests may target one satellite in one step; the
     r-th request (by order_key) gets the r-th free slot, and requests beyond the free count are refused.
+    With ``need`` (bytes per request) and ``free`` ((N,) free bytes), a request is also refused when the
+    requests up to it (in that order, refused or not) need more than its target's free bytes.
     """
     if len(targets) == 0:
         return np.zeros(0, bool), np.zeros(0, np.int64)
-    order = np.lexsort((order_key, targets))
-    t_sorted = targets[order]
-    first = np.searchsorted(t_sorted, t_sorted, side="left")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order)) - first
+    rank = _rank_in_group(targets, order_key)
     occupied = state.slots[targets] >= 0
     accepted = rank < occupied.shape[1] - occupied.sum(axis=1)
+    if need is not None:
+        order = np.lexsort((order_key, targets))
+        cum = np.empty(len(targets))
+        cum[order] = np.cumsum(need[order])
+        cum -= (cum - need)[order][np.searchsorted(targets[order], targets, side="left")]  # within the target
+        accepted &= cum <= free[targets]
     free_first = np.argsort(occupied, axis=1, kind="stable")  # each target's free slot indices first
     slot = free_first[np.arange(len(targets)), np.minimum(rank, occupied.shape[1] - 1)]
     return accepted, slot
+
+
+def job_bytes(params: Params, state: SimState, j) -> np.ndarray:
+    """Bytes jobs ``j`` occupy on board: the result once finished, else dataset + checkpoint."""
+    m = state.jobs.model[j]
+    return np.where(state.done_work[j] >= state.jobs.work[j], params.model_result[m], params.model_hold[m])
+
+
+def free_bytes(params: Params, state: SimState) -> np.ndarray:
+    """(N,) free storage per satellite (inf without a limit). A job in flight counts on both ends."""
+    if not np.isfinite(params.storage_b):
+        return np.full(params.n_sats, np.inf)
+    j = state.slots
+    return params.storage_b - np.where(j >= 0, job_bytes(params, state, j), 0.0).sum(axis=1)
+
+
+def _edf_ground(state: SimState, n: int) -> np.ndarray:
+    """The first ``n`` jobs of the ground queue: waiting jobs in earliest-deadline order (ties by arrival)."""
+    ground = np.flatnonzero(state.place == Place.GROUND)
+    return ground[np.argsort(state.jobs.deadline_s[ground], kind="stable")[:n]]
+
+
+def admission_window(params: Params, state: SimState) -> np.ndarray:
+    """(G,) the jobs every station offers: the ground queue's first G (``_edf_ground``), -1 past its end."""
+    top = _edf_ground(state, params.G)
+    return np.concatenate([top, np.full(params.G - len(top), -1, np.int64)])
+
+
+def ground_link(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
+    """(N,) bool: the satellite holds an antenna of its best visible station this step (uplink, downlink, admit).
+
+    Without an antenna limit, every contact. With ``antennas_per_station`` = A, each station serves at
+    most A of the satellites that see it best, by priority: 2 = held this station's antenna last step and
+    has something to do, 1 = has something to do (a result aboard, an uplink in flight, or a free slot while
+    jobs wait on the ground), 0 = the rest; ties go to the lower satellite index. A satellite uses only its
+    best station (``Ephemeris.station``); a contact without an antenna is no contact.
+    """
+    e = state.e0 + state.t
+    contact = eph.contact[e]
+    if not params.antennas or not contact.any():
+        return contact
+    N = params.n_sats
+    busy = (state.place == Place.RESULT) | (state.place == Place.UPLINK)
+    wants = np.bincount(state.sat[busy], minlength=N) > 0
+    wants |= (state.slots < 0).any(axis=1) & (state.place == Place.GROUND).any()
+    station = eph.station[e].astype(np.int64)
+    prio = wants * (1 + (state.antenna == station))
+    sats = np.flatnonzero(contact)
+    link = np.zeros(N, bool)
+    link[sats] = _rank_in_group(station[sats], (2 - prio[sats]) * N + sats) < params.antennas
+    return link
+
+
+def _bytes_check(params: Params, state: SimState, j: np.ndarray) -> tuple:
+    """``_assign_slots``'s (need, free) for moving jobs ``j`` aboard, or () without a storage limit."""
+    if not np.isfinite(params.storage_b):
+        return ()
+    return job_bytes(params, state, j), free_bytes(params, state)
+
+
+def _start_uplink(params: Params, state: SimState, j: np.ndarray, sat: np.ndarray, slot: np.ndarray) -> None:
+    """Jobs ``j`` start their uplink to ``sat`` into ``slot``: the slot (and its bytes) is held from now."""
+    state.slots[sat, slot] = j
+    state.sat[j], state.slot[j] = sat, slot
+    state.place[j] = Place.UPLINK
+    state.xfer_left[j] = params.model_data[state.jobs.model[j]]
 
 
 def _crash(state: SimState, params: Params, crashed: np.ndarray) -> float:
@@ -283,6 +459,8 @@ def step(
     tot = state.totals
     sats = np.arange(N)
     u_upset = rng.random(N)  # drawn every step so the random stream does not depend on the state
+    contact = ground_link(params, state, eph)  # decided before this step's arrivals, as the mask was
+    window = admission_window(params, state) if params.G else None
 
     # -- arrivals and expiry on the ground
     n_new = int(np.searchsorted(jobs.submit_s, now + dt, side="left"))
@@ -305,6 +483,7 @@ def step(
     run = kind == Act.RUN
     ckpt = kind == Act.CHECKPOINT
     send = kind == Act.SEND
+    admit = kind == Act.ADMIT
 
     # -- checkpoints and job switches cost time on the accelerators
     write_bps = hw.checkpoint_write_gbps * 1e9 / 8.0
@@ -321,7 +500,7 @@ def step(
     state.active = np.where(run, chosen, np.where(send_active, -1, old))  # idle keeps the job loaded
     state.level = np.where(run, act_level[actions], state.level)
     # the laser terminal works beside the accelerators: sending another job keeps the loaded one running
-    computing = (run | ckpt | (send & ~send_active)) & (state.active >= 0)
+    computing = (run | ckpt | admit | (send & ~send_active)) & (state.active >= 0)
 
     # -- compute: DVFS at the power cap, hardware throttle above the slowdown temperature
     j = state.active
@@ -372,7 +551,7 @@ def step(
     if send.any():
         src = sats[send]
         term = act_neigh[actions[send]]
-        ok, tslot = _assign_slots(state, eph.neighbours[src, term], src)
+        ok, tslot = _assign_slots(state, eph.neighbours[src, term], src, *_bytes_check(params, state, chosen[send]))
         sj, src, term, tslot = chosen[send][ok], src[ok], term[ok], tslot[ok]
         state.dest[sj], state.dest_slot[sj], state.term[sj] = eph.neighbours[src, term], tslot, term
         state.slots[state.dest[sj], tslot] = sj
@@ -397,20 +576,22 @@ def step(
         state.sat[landed], state.slot[landed] = state.dest[landed], state.dest_slot[landed]
         _settle_on_board(params, state, landed)
 
-    # -- ground segment: uplink waiting jobs (earliest deadline first) and downlink results
-    contact = eph.contact[e]
-    ground = np.flatnonzero(state.place == Place.GROUND)
-    if len(ground) and contact.any():
+    # -- ground segment: uplink waiting jobs (automatically, earliest deadline first, or as admitted) and downlink results
+    if not params.G and contact.any() and (state.place == Place.GROUND).any():
         uplinking = np.bincount(state.sat[state.place == Place.UPLINK], minlength=N)
         takers = np.flatnonzero(contact & ~state.safe & (uplinking == 0) & (state.slots < 0).any(axis=1))
-        n_up = min(len(takers), len(ground))
-        gj = ground[np.argsort(jobs.deadline_s[ground], kind="stable")[:n_up]]
-        takers = takers[:n_up]
-        _, uslot = _assign_slots(state, takers, takers)  # one job per taker, and each has a free slot
-        state.slots[takers, uslot] = gj
-        state.sat[gj], state.slot[gj] = takers, uslot
-        state.place[gj] = Place.UPLINK
-        state.xfer_left[gj] = params.model_data[jobs.model[gj]]
+        gj = _edf_ground(state, len(takers))
+        takers = takers[: len(gj)]
+        ok, uslot = _assign_slots(state, takers, takers, *_bytes_check(params, state, gj))  # a job that does not fit stays
+        _start_uplink(params, state, gj[ok], takers[ok], uslot[ok])
+    if params.G and admit.any():
+        # an entry admitted by several satellites goes to the lowest index; the others' admit does nothing
+        who = sats[admit]
+        gj = window[params.actions.entry[actions[admit]]]
+        claim = (_rank_in_group(gj, who) == 0) & (state.place[gj] == Place.GROUND)  # not expired at this step's start
+        ok, uslot = _assign_slots(state, who[claim], who[claim], *_bytes_check(params, state, gj[claim]))
+        _start_uplink(params, state, gj[claim][ok], who[claim][ok], uslot[ok])
+        tot["admit_refused"] += len(who) - np.count_nonzero(ok)
     uplink = np.flatnonzero(state.place == Place.UPLINK)
     if len(uplink):
         live = uplink[contact[state.sat[uplink]]]  # an uplink cut by the end of a contact resumes at the next
@@ -429,6 +610,8 @@ def step(
         state.place[delivered] = Place.DONE
         state.delivered_s[delivered] = now + dt
         tot["delivered_value"] += float(value.sum())
+        if params.measure[0] <= state.t < params.measure[1]:
+            tot["window_value"] += float(value.sum())
         tot["jobs_delivered"] += len(delivered)
         tot["deadline_hits"] += np.count_nonzero(now + dt <= jobs.deadline_s[delivered])
         tot["useful_gpu_s"] += float(jobs.value[delivered].sum()) * 3600.0
@@ -470,6 +653,7 @@ def step(
     tot["energy_gpu_wh"] += float(gpu_w.sum()) * dt_h
     tot["energy_shunt_wh"] += float(bat.shunt_w.sum()) * dt_h
     tot["battery_cycles"] += float(bat.discharge_w.sum()) * dt_h / (hw.battery_wh * N)  # equivalent full cycles per satellite (wear)
+    state.antenna = np.where(contact, eph.station[e], -1)
     state.t += 1
     return StepInfo(delivered_value, shaping, entered, shutdown, upset, invalid, solar_w, load_w, bat, t_gpu)
 
@@ -490,13 +674,17 @@ def job_census(state: SimState) -> dict[str, int]:
     }
 
 
-def consistency_errors(state: SimState) -> list[str]:
+def consistency_errors(state: SimState, params: Params | None = None) -> list[str]:
     """Check that slots, places and active jobs agree; return a description of each violation.
 
     Every UPLINK/ONBOARD/RESULT job holds exactly one slot on its satellite, a SENDING job one on its
     source and one on its destination, other jobs none; an active job is ONBOARD on its satellite.
+    With ``params``, no satellite holds more bytes than its storage.
     """
     errors = []
+    if params is not None:
+        for i in np.flatnonzero(free_bytes(params, state) < -1e-6 * params.storage_b):
+            errors.append(f"satellite {i} holds {params.storage_b - free_bytes(params, state)[i]:.6g} bytes, storage is {params.storage_b:.6g}")
     J = len(state.place) - 1  # without the sentinel
     held = np.bincount(state.slots[state.slots >= 0], minlength=J + 1)[:J]
     place = state.place[:J]

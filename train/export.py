@@ -81,7 +81,7 @@ def export_policy(
         "env": {"id": ENV_VERSION, "package_version": __version__},
         "trained_on": trained_on or {},
         "observation": {"size": layout.size, "K": layout.K, "M": layout.M, "names": layout.names()},
-        "action": {"n": actions.n, "K": actions.K, "P": actions.P, "M": actions.M},
+        "action": {"n": actions.n, "K": actions.K, "P": actions.P, "M": actions.M, "G": actions.G},
         "network": {"layers": layers, "output": "logits", "activation": activation},
         "normalize": {"obs": obs_rms is not None, "clip": float(clip_obs), "epsilon": float(epsilon)},
         "act": {"deterministic": deterministic},
