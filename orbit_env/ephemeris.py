@@ -100,6 +100,7 @@ FIELDS: dict[str, tuple[np.dtype, str]] = {
     "t_saa_change": (np.dtype(np.float32), "TN"),
     "t_contact_next": (np.dtype(np.float32), "TN"),
     "t_contact_left": (np.dtype(np.float32), "TN"),
+    "tle_line": (np.dtype(np.int32), "N"),
 }
 
 
@@ -123,6 +124,7 @@ class Ephemeris:
     t_saa_change: np.ndarray  # (T, N) s until in_saa flips
     t_contact_next: np.ndarray  # (T, N) s until the next contact begins, 0 in contact
     t_contact_left: np.ndarray  # (T, N) s of the current contact left, 0 out of contact
+    tle_line: np.ndarray  # (N,) line of the TLE file each satellite's line 1 is on, -1 for generated orbits
     station_names: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...] = ()  # TLE satellites dropped: (kind, sentence), see orbits.TleSet
 
@@ -217,7 +219,7 @@ def build_ephemeris(scenario: Scenario, progress: bool = False) -> Ephemeris:
 
     sun_teme = teme_from_gcrs[:, :, 0] @ sun_unit[0]
     jd0 = sgp4_epoch_days(epoch) + _JD_1949_12_31
-    sats, skipped = _satrecs(scenario, math.degrees(math.atan2(sun_teme[1], sun_teme[0])), jd0, times_s)
+    sats, tle_line, skipped = _satrecs(scenario, math.degrees(math.atan2(sun_teme[1], sun_teme[0])), jd0, times_s)
     sat_array = SatrecArray(sats)
 
     n_sat, links = len(sats), scenario.links
@@ -268,20 +270,21 @@ def build_ephemeris(scenario: Scenario, progress: bool = False) -> Ephemeris:
         out, times_s=times_s, neighbours=neighbours, isl_up=isl_up, isl_range_km=isl_range,
         t_light_change=light, t_saa_change=saa,
         t_contact_next=np.where(out["contact"], zero, contact_change),
-        t_contact_left=np.where(out["contact"], contact_change, zero),
+        t_contact_left=np.where(out["contact"], contact_change, zero), tle_line=tle_line,
     )  # fmt: skip
     return _freeze(dt, tuple(s.name for s in stations), arrays, skipped)
 
 
-def _satrecs(scenario: Scenario, sun_ra_deg: float, jd0: float, times_s: np.ndarray) -> tuple[list, tuple]:
-    """The satellites and, for a TLE file, the ones skipped (``orbit.skip_bad_satellites``)."""
+def _satrecs(scenario: Scenario, sun_ra_deg: float, jd0: float, times_s: np.ndarray) -> tuple[list, np.ndarray, tuple]:
+    """The satellites, the TLE file line of each (-1 if generated) and the ones skipped (``orbit.skip_bad_satellites``)."""
     orbit = scenario.orbit
     if orbit.kind == "tle":
         tles = read_tle_file(orbit.tle_file, orbit.skip_bad_satellites)
         tles = _propagatable(tles, orbit.skip_bad_satellites, jd0, times_s)
-        return list(tles.sats), tles.skipped
+        return list(tles.sats), np.array(tles.lines, np.int32), tles.skipped
     raan0 = first_raan_deg(orbit, sun_ra_deg)
-    return (walker_satrecs(orbit, raan0) if orbit.kind == "walker" else cluster_satrecs(orbit, raan0)), ()
+    sats = walker_satrecs(orbit, raan0) if orbit.kind == "walker" else cluster_satrecs(orbit, raan0)
+    return sats, np.full(len(sats), -1, np.int32), ()
 
 
 def _propagatable(tles: TleSet, skip: bool, jd0: float, times_s: np.ndarray) -> TleSet:
@@ -476,11 +479,12 @@ def load_ephemeris(scenario: Scenario, cache_dir: str | Path | None = None, prog
     TLE file, elements far from the window (``StaleElementsWarning``) and skipped satellites
     (``SkippedSatellitesWarning``) are reported whether the ephemeris is built or read from the cache.
     """
+    eph = _load(scenario, cache_dir, progress)
     orbit = scenario.orbit
     if orbit.kind == "tle":
+        tles = read_tle_file(orbit.tle_file, orbit.skip_bad_satellites)
         end = orbit.epoch_datetime + timedelta(seconds=window_steps(scenario) * scenario.episode.dt_s)
-        warn_stale_elements(read_tle_file(orbit.tle_file, orbit.skip_bad_satellites), orbit.epoch_datetime, end)
-    eph = _load(scenario, cache_dir, progress)
+        warn_stale_elements(tles.select(np.flatnonzero(np.isin(tles.lines, eph.tle_line))), orbit.epoch_datetime, end)
     if eph.skipped:
         warnings.warn(skipped_summary(orbit.tle_file, eph.skipped, eph.n_sats), SkippedSatellitesWarning, stacklevel=2)
     return eph

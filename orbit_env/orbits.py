@@ -6,6 +6,7 @@ Generated orbits use ``sgp4init`` with WGS72 constants (those SGP4 is defined wi
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -185,8 +186,11 @@ class TleSet:
                 f"TLE file {self.path!r}: all {len(faults)} satellites were skipped; the first, line "
                 f"{self.lines[first]}, {self.label(first)}: {faults[first][1]}"
             )
-        keep = [i for i in range(len(self.sats)) if i not in faults]
         dropped = tuple((kind, f"{self.label(i)}, line {self.lines[i]}: {why}") for i, (kind, why) in sorted(faults.items()))
+        return self.select([i for i in range(len(self.sats)) if i not in faults], dropped)
+
+    def select(self, keep, dropped: tuple[tuple[str, str], ...] = ()) -> TleSet:
+        """The satellites at indices ``keep``; ``dropped`` adds to the skipped ones."""
         return TleSet(self.path, tuple(self.sats[i] for i in keep), tuple(self.lines[i] for i in keep),
                       tuple(self.names[i] for i in keep), self.skipped + dropped)  # fmt: skip
 
@@ -196,9 +200,14 @@ _JD_SGP4_DAY0 = 2433281.5  # Julian date of 1949-12-31 00:00 UTC
 
 def sgp4_fault(code: int, when_days: float, epoch_days: float) -> str:
     """SGP4 error ``code`` met at ``when_days`` (sgp4 day numbers) by elements of ``epoch_days``, in words."""
-    when, epoch = (_SGP4_EPOCH0 + timedelta(days=float(d)) for d in (when_days, epoch_days))
+    when, epoch = _from_sgp4_days(when_days), _from_sgp4_days(epoch_days)
     return (f"{_sgp4_words(code)} at {when:%Y-%m-%d %H:%M:%S} UTC, {when_days - epoch_days:+.1f} days from its element epoch "
             f"{epoch:%Y-%m-%d %H:%M:%S} UTC (SGP4 error {int(code)})")  # fmt: skip
+
+
+def _from_sgp4_days(days: float) -> datetime:
+    """The UTC instant, to the second, of an sgp4 day number (the inverse of ``sgp4_epoch_days``)."""
+    return _SGP4_EPOCH0 + timedelta(seconds=round(float(days) * 86400.0))
 
 
 def _sgp4_words(code: int) -> str:
@@ -222,7 +231,14 @@ def read_tle_file(path: str | Path, skip_bad: bool = False) -> TleSet:
     Format faults (line length, checksum, columns, line order, encoding) are always errors: the file is
     damaged. Element faults (``element_faults``) drop the satellite when ``skip_bad``, else are errors.
     """
-    tles = _parse_tle(str(path), tle_file_bytes(path))
+    return _checked_tles(str(path), tle_file_bytes(path), skip_bad)
+
+
+@functools.lru_cache(maxsize=4)
+def _checked_tles(path: str, raw: bytes, skip_bad: bool) -> TleSet:
+    """read_tle_file's work, memoised on the file's bytes: loading a scenario, warning about element ages
+    and building the ephemeris each read the file (10,000 satellites take ~0.7 s to parse and check)."""
+    tles = _parse_tle(path, raw)
     return tles.drop(element_faults(tles), skip_bad)
 
 
@@ -360,7 +376,7 @@ def element_epoch(tles: TleSet) -> datetime:
     keeps the window inside that span, while one stale set (months old) would drag the mean back and one
     mistyped future epoch would move the latest; ``warn_stale_elements`` names such outliers.
     """
-    return _SGP4_EPOCH0 + timedelta(seconds=round(float(np.median(tles.epoch_days())) * 86400.0))
+    return _from_sgp4_days(np.median(tles.epoch_days()))
 
 
 def warn_stale_elements(tles: TleSet, start: datetime, end: datetime) -> None:
@@ -373,12 +389,12 @@ def warn_stale_elements(tles: TleSet, start: datetime, end: datetime) -> None:
         return
     worst = stale[np.argsort(-far[stale], kind="stable")][:5]
     listed = ", ".join(f"{tles.label(i)} at line {tles.lines[i]} ({far[i]:.1f} days)" for i in worst)
-    median = _SGP4_EPOCH0 + timedelta(days=float(np.median(epochs)))
+    median = _from_sgp4_days(np.median(epochs))
     warnings.warn(
         f"TLE file {tles.path!r}: {len(stale)} of {len(tles)} satellites are propagated more than {STALE_DAYS:g} days "
         f"from their element epochs, up to {far.max():.1f} days (window {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} "
         f"UTC, median element epoch of the file {median:%Y-%m-%d %H:%M} UTC): {listed}"
-        f"{', ...' if len(stale) > len(worst) else ''}. SGP4 elements are accurate for about a week or two around "
+        f"{f' and {len(stale) - len(worst)} more' if len(stale) > len(worst) else ''}. SGP4 elements are accurate for about a week or two around "
         "their epoch: use elements from near the window, or leave orbit.epoch unset to take it from the file",
         StaleElementsWarning,
         stacklevel=3,
