@@ -52,6 +52,7 @@ from tqdm import tqdm
 
 from orbit_env.atomic import atomic_write
 from orbit_env.orbits import (
+    JD_SGP4_DAY0,
     SkippedSatellitesWarning,
     TleSet,
     cluster_satrecs,
@@ -71,7 +72,6 @@ from orbit_env.stations import resolve_stations
 EPHEMERIS_VERSION = 2  # bump whenever the algorithm or the file layout changes
 R_EARTH_KM = 6378.137  # WGS84 equatorial radius: shadow cylinder, ISL grazing sphere, ellipsoid
 WGS84_F = 1.0 / 298.257223563
-_JD_1949_12_31 = 2433281.5  # Julian date of sgp4's day 0
 _ROWS_PER_CHUNK = 1 << 18  # satellite-times per chunk: bounds the float64 intermediates to ~10-30 MB
 _PAIR_BLOCK = 1 << 22  # satellite pairs per block when choosing ISL partners
 _ISL_SAMPLES = 32  # samples over the first orbit for the mean partner distance
@@ -218,7 +218,7 @@ def build_ephemeris(scenario: Scenario, progress: bool = False) -> Ephemeris:
     to_itrs = to_gcrs @ itrs.rotation_at(t).transpose(2, 1, 0)  # r_itrs = r_teme @ to_itrs[t]
 
     sun_teme = teme_from_gcrs[:, :, 0] @ sun_unit[0]
-    jd0 = sgp4_epoch_days(epoch) + _JD_1949_12_31
+    jd0 = sgp4_epoch_days(epoch) + JD_SGP4_DAY0
     sats, tle_line, skipped = _satrecs(scenario, math.degrees(math.atan2(sun_teme[1], sun_teme[0])), jd0, times_s)
     sat_array = SatrecArray(sats)
 
@@ -297,10 +297,8 @@ def _propagatable(tles: TleSet, skip: bool, jd0: float, times_s: np.ndarray) -> 
     if len(bad) == 0:
         return tles
     first = (err[bad] != 0).argmax(axis=1)
-    epochs, t0 = tles.epoch_days(), jd0 - _JD_1949_12_31
-    faults = {int(i): ("cannot be propagated over the window",
-                       sgp4_fault(err[i, k], t0 + t[k] / 86400.0, epochs[i])
-                       + ": its elements are too far from the window (orbit.epoch) to be used")
+    epochs, t0 = tles.epoch_days(), jd0 - JD_SGP4_DAY0
+    faults = {int(i): ("cannot be propagated over the window", sgp4_fault(err[i, k], t0 + t[k] / 86400.0, epochs[i]))
               for i, k in zip(bad, first)}  # fmt: skip
     return tles.drop(faults, skip)
 
@@ -315,7 +313,7 @@ def _propagate(sat_array: SatrecArray, sats: list, jd0: float, t_s: np.ndarray) 
         sat = sats[n]
         raise ScenarioError(
             f"satellite {n} (catalogue number {sat.satnum}) cannot be propagated to {t_s[k]:.0f} s after orbit.epoch: "
-            + sgp4_fault(err[n, k], jd0 - _JD_1949_12_31 + t_s[k] / 86400.0, sat.jdsatepoch - _JD_1949_12_31 + sat.jdsatepochF)
+            + sgp4_fault(err[n, k], jd0 - JD_SGP4_DAY0 + t_s[k] / 86400.0, sat.jdsatepoch - JD_SGP4_DAY0 + sat.jdsatepochF)
         )
     return r.transpose(1, 0, 2)
 

@@ -23,6 +23,7 @@ from orbit_env.scenario import OrbitConfig, ScenarioError
 MU_KM3_S2 = wgs72.mu  # 398600.8, SGP4's WGS72 value
 R_EARTH_KM = wgs72.radiusearthkm  # 6378.135
 _SGP4_EPOCH0 = datetime(1949, 12, 31, tzinfo=timezone.utc)  # sgp4init counts days from here
+JD_SGP4_DAY0 = 2433281.5  # Julian date of _SGP4_EPOCH0
 _CLUSTER_E0 = 1e-4  # base eccentricity of a cluster; keeps every member above SGP4's 1e-6 floor
 
 
@@ -167,7 +168,7 @@ class TleSet:
 
     def epoch_days(self) -> np.ndarray:
         """Element epochs in days since 1949-12-31 00:00 UTC (sgp4's day 0)."""
-        return np.array([s.jdsatepoch - _JD_SGP4_DAY0 + s.jdsatepochF for s in self.sats], np.float64)
+        return np.array([s.jdsatepoch - JD_SGP4_DAY0 + s.jdsatepochF for s in self.sats], np.float64)
 
     def drop(self, faults: dict[int, tuple[str, str]], skip: bool) -> TleSet:
         """Without the satellites in ``faults`` (index -> (kind, reason)) when ``skip``, else a ScenarioError
@@ -195,14 +196,13 @@ class TleSet:
                       tuple(self.names[i] for i in keep), self.skipped + dropped)  # fmt: skip
 
 
-_JD_SGP4_DAY0 = 2433281.5  # Julian date of 1949-12-31 00:00 UTC
-
-
 def sgp4_fault(code: int, when_days: float, epoch_days: float) -> str:
     """SGP4 error ``code`` met at ``when_days`` (sgp4 day numbers) by elements of ``epoch_days``, in words."""
-    when, epoch = _from_sgp4_days(when_days), _from_sgp4_days(epoch_days)
-    return (f"{_sgp4_words(code)} at {when:%Y-%m-%d %H:%M:%S} UTC, {when_days - epoch_days:+.1f} days from its element epoch "
-            f"{epoch:%Y-%m-%d %H:%M:%S} UTC (SGP4 error {int(code)})")  # fmt: skip
+    when, epoch, days = _from_sgp4_days(when_days), _from_sgp4_days(epoch_days), when_days - epoch_days
+    far = (f"; elements are accurate for a week or two around their epoch: set orbit.epoch near it, or leave it "
+           "unset to take it from the file") if abs(days) > STALE_DAYS else ""  # fmt: skip
+    return (f"{_sgp4_words(code)} at {when:%Y-%m-%d %H:%M:%S} UTC, {days:+.1f} days from its element epoch "
+            f"{epoch:%Y-%m-%d %H:%M:%S} UTC (SGP4 error {int(code)}){far}")  # fmt: skip
 
 
 def _from_sgp4_days(days: float) -> datetime:
