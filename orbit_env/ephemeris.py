@@ -100,7 +100,6 @@ FIELDS: dict[str, tuple[np.dtype, str]] = {
     "t_saa_change": (np.dtype(np.float32), "TN"),
     "t_contact_next": (np.dtype(np.float32), "TN"),
     "t_contact_left": (np.dtype(np.float32), "TN"),
-    "tle_line": (np.dtype(np.int32), "N"),
 }
 
 
@@ -124,8 +123,8 @@ class Ephemeris:
     t_saa_change: np.ndarray  # (T, N) s until in_saa flips
     t_contact_next: np.ndarray  # (T, N) s until the next contact begins, 0 in contact
     t_contact_left: np.ndarray  # (T, N) s of the current contact left, 0 out of contact
-    tle_line: np.ndarray  # (N,) line of the TLE file each satellite's line 1 is on, -1 for generated orbits
     station_names: tuple[str, ...]
+    tle_lines: tuple[int, ...] = ()  # TLE file line of each satellite's line 1; empty for generated orbits
     skipped: tuple[tuple[str, str], ...] = ()  # TLE satellites dropped: (kind, sentence), see orbits.TleSet
 
     @property
@@ -219,7 +218,7 @@ def build_ephemeris(scenario: Scenario, progress: bool = False) -> Ephemeris:
 
     sun_teme = teme_from_gcrs[:, :, 0] @ sun_unit[0]
     jd0 = sgp4_epoch_days(epoch) + JD_SGP4_DAY0
-    sats, tle_line, skipped = _satrecs(scenario, math.degrees(math.atan2(sun_teme[1], sun_teme[0])), jd0, times_s)
+    sats, tle_lines, skipped = _satrecs(scenario, math.degrees(math.atan2(sun_teme[1], sun_teme[0])), jd0, times_s)
     sat_array = SatrecArray(sats)
 
     n_sat, links = len(sats), scenario.links
@@ -270,21 +269,21 @@ def build_ephemeris(scenario: Scenario, progress: bool = False) -> Ephemeris:
         out, times_s=times_s, neighbours=neighbours, isl_up=isl_up, isl_range_km=isl_range,
         t_light_change=light, t_saa_change=saa,
         t_contact_next=np.where(out["contact"], zero, contact_change),
-        t_contact_left=np.where(out["contact"], contact_change, zero), tle_line=tle_line,
+        t_contact_left=np.where(out["contact"], contact_change, zero),
     )  # fmt: skip
-    return _freeze(dt, tuple(s.name for s in stations), arrays, skipped)
+    return _freeze(dt, tuple(s.name for s in stations), arrays, tle_lines, skipped)
 
 
-def _satrecs(scenario: Scenario, sun_ra_deg: float, jd0: float, times_s: np.ndarray) -> tuple[list, np.ndarray, tuple]:
-    """The satellites, the TLE file line of each (-1 if generated) and the ones skipped (``orbit.skip_bad_satellites``)."""
+def _satrecs(scenario: Scenario, sun_ra_deg: float, jd0: float, times_s: np.ndarray) -> tuple[list, tuple, tuple]:
+    """The satellites, for a TLE file also the file line of each and the satellites skipped
+    (``orbit.skip_bad_satellites``)."""
     orbit = scenario.orbit
     if orbit.kind == "tle":
         tles = read_tle_file(orbit.tle_file, orbit.skip_bad_satellites)
         tles = _propagatable(tles, orbit.skip_bad_satellites, jd0, times_s)
-        return list(tles.sats), np.array(tles.lines, np.int32), tles.skipped
+        return list(tles.sats), tles.lines, tles.skipped
     raan0 = first_raan_deg(orbit, sun_ra_deg)
-    sats = walker_satrecs(orbit, raan0) if orbit.kind == "walker" else cluster_satrecs(orbit, raan0)
-    return sats, np.full(len(sats), -1, np.int32), ()
+    return (walker_satrecs(orbit, raan0) if orbit.kind == "walker" else cluster_satrecs(orbit, raan0)), (), ()
 
 
 def _propagatable(tles: TleSet, skip: bool, jd0: float, times_s: np.ndarray) -> TleSet:
@@ -310,10 +309,10 @@ def _propagate(sat_array: SatrecArray, sats: list, jd0: float, t_s: np.ndarray) 
     err, r, _ = sat_array.sgp4(np.full(len(t_s), float(whole)), (jd0 - whole) + t_s / 86400.0)
     if err.any():
         n, k = np.argwhere(err)[0]
-        sat = sats[n]
+        sat, day0 = sats[n], jd0 - JD_SGP4_DAY0
         raise ScenarioError(
             f"satellite {n} (catalogue number {sat.satnum}) cannot be propagated to {t_s[k]:.0f} s after orbit.epoch: "
-            + sgp4_fault(err[n, k], jd0 - JD_SGP4_DAY0 + t_s[k] / 86400.0, sat.jdsatepoch - JD_SGP4_DAY0 + sat.jdsatepochF)
+            + sgp4_fault(err[n, k], day0 + t_s[k] / 86400.0, sat.jdsatepoch - JD_SGP4_DAY0 + sat.jdsatepochF)
         )
     return r.transpose(1, 0, 2)
 
@@ -460,10 +459,11 @@ def _shape(axes: str, n_t: int, n: int, m: int) -> tuple[int, ...]:
     return tuple({"T": n_t, "N": n, "M": m, "3": 3}[a] for a in axes)
 
 
-def _freeze(dt: float, station_names: tuple[str, ...], arrays: dict[str, np.ndarray], skipped: tuple = ()) -> Ephemeris:
+def _freeze(dt: float, station_names: tuple[str, ...], arrays: dict[str, np.ndarray], tle_lines=(), skipped=()) -> Ephemeris:
     for a in arrays.values():
         a.setflags(write=False)
-    return Ephemeris(dt_s=float(dt), station_names=station_names, skipped=tuple(map(tuple, skipped)), **arrays)
+    return Ephemeris(dt_s=float(dt), station_names=station_names, tle_lines=tuple(tle_lines),
+                     skipped=tuple(map(tuple, skipped)), **arrays)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- cache
@@ -482,7 +482,7 @@ def load_ephemeris(scenario: Scenario, cache_dir: str | Path | None = None, prog
     if orbit.kind == "tle":
         tles = read_tle_file(orbit.tle_file, orbit.skip_bad_satellites)
         end = orbit.epoch_datetime + timedelta(seconds=window_steps(scenario) * scenario.episode.dt_s)
-        warn_stale_elements(tles.select(np.flatnonzero(np.isin(tles.lines, eph.tle_line))), orbit.epoch_datetime, end)
+        warn_stale_elements(tles.select(np.flatnonzero(np.isin(tles.lines, eph.tle_lines))), orbit.epoch_datetime, end)
     if eph.skipped:
         warnings.warn(skipped_summary(orbit.tle_file, eph.skipped, eph.n_sats), SkippedSatellitesWarning, stacklevel=2)
     return eph
@@ -540,7 +540,7 @@ def _write(path: Path, key: str, eph: Ephemeris) -> None:
     """Atomic write: a temporary file in the same directory, then os.replace."""
     arrays = {name: getattr(eph, name) for name in FIELDS}
     meta = {"version": EPHEMERIS_VERSION, "key": key, "dt_s": eph.dt_s, "station_names": list(eph.station_names),
-            "skipped": [list(s) for s in eph.skipped]}  # fmt: skip
+            "tle_lines": list(eph.tle_lines), "skipped": [list(s) for s in eph.skipped]}  # fmt: skip
     meta["checksum"] = _checksum(meta, arrays)
     atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)), **arrays))
 
@@ -561,4 +561,4 @@ def _read(path: Path, key: str) -> Ephemeris:
     checksum = meta.pop("checksum", None)
     if checksum != _checksum(meta, arrays):
         raise CacheCorrupt("checksum mismatch")
-    return _freeze(meta["dt_s"], tuple(meta["station_names"]), arrays, meta["skipped"])
+    return _freeze(meta["dt_s"], tuple(meta["station_names"]), arrays, meta["tle_lines"], meta["skipped"])

@@ -187,7 +187,8 @@ class TleSet:
                 f"TLE file {self.path!r}: all {len(faults)} satellites were skipped; the first, line "
                 f"{self.lines[first]}, {self.label(first)}: {faults[first][1]}"
             )
-        dropped = tuple((kind, f"{self.label(i)}, line {self.lines[i]}: {why}") for i, (kind, why) in sorted(faults.items()))
+        dropped = tuple((kind, f"{self.label(i)}, line {self.lines[i]}: {why}")
+                        for i, (kind, why) in sorted(faults.items()))  # fmt: skip
         return self.select([i for i in range(len(self.sats)) if i not in faults], dropped)
 
     def select(self, keep, dropped: tuple[tuple[str, str], ...] = ()) -> TleSet:
@@ -333,7 +334,10 @@ def element_faults(tles: TleSet) -> dict[int, tuple[str, str]]:
     perigee = np.array([x.altp for x in s]) * R_EARTH_KM
     apogee = np.array([x.alta for x in s]) * R_EARTH_KM
     error = np.array([x.error for x in s])
-    orbit = lambda i: f"(eccentricity {ecc[i]:.7f}, mean motion {n[i]:.8f} rev/day)"  # noqa: E731
+
+    def orbit(i: int) -> str:
+        return f"(eccentricity {ecc[i]:.7f}, mean motion {n[i]:.8f} rev/day)"
+
     checks = [
         (n <= 0.0, "zero mean motion", lambda i: f"mean motion {n[i]:g} rev/day: an orbiting satellite has a positive mean motion"),
         (~((angles["inclo"] >= 0.0) & (angles["inclo"] <= 180.0)), "inclination outside 0-180",
@@ -355,7 +359,8 @@ def element_faults(tles: TleSet) -> dict[int, tuple[str, str]]:
     rows = np.column_stack([np.array([x.jdsatepoch + x.jdsatepochF for x in s]), n, ecc, *angles.values()])
     first_same_number = _first_of_equal(np.array([x.satnum for x in s]))
     first_same_elements = _first_of_equal(rows)
-    for i in np.flatnonzero((first_same_number < np.arange(len(s))) | (first_same_elements < np.arange(len(s)))).tolist():
+    index = np.arange(len(s))
+    for i in np.flatnonzero((first_same_number < index) | (first_same_elements < index)).tolist():
         j = int(min(first_same_number[i], first_same_elements[i]))
         same = "catalogue number" if first_same_number[i] == j else "elements"
         faults.setdefault(i, ("duplicate", f"the same {same} as {tles.label(j)} at line {tles.lines[j]}: "
@@ -394,8 +399,9 @@ def warn_stale_elements(tles: TleSet, start: datetime, end: datetime) -> None:
         f"TLE file {tles.path!r}: {len(stale)} of {len(tles)} satellites are propagated more than {STALE_DAYS:g} days "
         f"from their element epochs, up to {far.max():.1f} days (window {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} "
         f"UTC, median element epoch of the file {median:%Y-%m-%d %H:%M} UTC): {listed}"
-        f"{f' and {len(stale) - len(worst)} more' if len(stale) > len(worst) else ''}. SGP4 elements are accurate for about a week or two around "
-        "their epoch: use elements from near the window, or leave orbit.epoch unset to take it from the file",
+        f"{f' and {len(stale) - len(worst)} more' if len(stale) > len(worst) else ''}. SGP4 elements are accurate "
+        "for about a week or two around their epoch: use elements from near the window, or leave orbit.epoch unset "
+        "to take it from the file",
         StaleElementsWarning,
         stacklevel=3,
     )

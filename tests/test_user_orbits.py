@@ -255,7 +255,7 @@ def test_skip_bad_satellites_drops_them_with_a_count_and_reasons(tmp_path):
         assert "catalogue number 90001 (SAT-10), line 32: the satellite has decayed" in text
         assert "catalogue number 40003 (SAT-27), line 83: the same catalogue number as catalogue number 40003 (SAT-3)" in text
         assert not [w for w in record if w.category is StaleElementsWarning]  # the 12-day-old one was skipped
-        assert len(eph.tle_line) == 40 and eph.tle_line[9] == 29 and eph.tle_line[10] == 35  # agent -> file line
+        assert len(eph.tle_lines) == 40 and eph.tle_lines[9:11] == (29, 35)  # agent -> file line, 32 skipped
     kept = build_ephemeris(load_scenario(base(), {"orbit.epoch": T0.isoformat()}, tle_file=write(tmp_path, good, name="good.tle")))
     np.testing.assert_array_equal(eph.pos_km, kept.pos_km)  # the same 40 satellites, in file order
     assert cache_key(s) != cache_key(load_scenario(s, {"orbit.skip_bad_satellites": False}))
