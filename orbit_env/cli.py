@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -49,6 +51,8 @@ def _env_kwargs(args, default_steps: int | None = None) -> dict:
             overrides[key] = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
             overrides[key] = raw  # a bare word is a string
+    if args.skip_bad_tles:
+        overrides["orbit.skip_bad_satellites"] = True
     steps = args.steps
     if "episode.max_cycles" in overrides:
         if steps is not None:
@@ -193,7 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     def scenario_args(sp, default="three-body-12"):
         sp.add_argument("scenario", nargs="?", default=default, help=f"shipped scenario name or path to a TOML file (default {default})")
         sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario value, e.g. --set orbit.altitude_km=600")
-        sp.add_argument("--tle", metavar="FILE", help="use the orbits in this TLE file")
+        sp.add_argument("--tle", metavar="FILE", help="use the orbits in this TLE file; the epoch is then the file's "
+                        "median element epoch unless --set orbit.epoch=... is given")
+        sp.add_argument("--skip-bad-tles", action="store_true", help="drop TLE satellites with unusable elements or that "
+                        "cannot be propagated over the window (counted in a warning) instead of stopping")
 
     sp = sub.add_parser("scenarios", help="list the shipped scenarios")
     sp.set_defaults(func=cmd_scenarios)
@@ -234,12 +241,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(default, message, category, filename, lineno, file=None, line=None) -> None:
+    """A user's TLE warning as ``orbit-env: warning: ...`` (it is about their input, not our code's line);
+    other warnings go to ``default``."""
+    from orbit_env.orbits import TleWarning
+
+    if issubclass(category, TleWarning):
+        print(f"orbit-env: warning: {message}", file=sys.stderr if file is None else file)
+    else:
+        default(message, category, filename, lineno, file, line)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from orbit_env.scenario import ScenarioError
 
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = functools.partial(_show_warning, warnings.showwarning)
+            return args.func(args)
     except (ScenarioError, UsageError) as e:
         print(f"orbit-env: error: {e}", file=sys.stderr)
         return 2

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import skyfield_data
-from sgp4.api import SGP4_ERRORS, SatrecArray
+from sgp4.api import SatrecArray
 from skyfield.api import load
 from skyfield.framelib import itrs
 from skyfield.jpllib import SpiceKernel
@@ -52,26 +52,36 @@ from tqdm import tqdm
 
 from orbit_env.atomic import atomic_write
 from orbit_env.orbits import (
+    JD_SGP4_DAY0,
+    SkippedSatellitesWarning,
+    TleSet,
     cluster_satrecs,
     first_raan_deg,
     read_tle_file,
     sgp4_epoch_days,
+    sgp4_fault,
+    skipped_summary,
     tle_file_bytes,
     walker_satrecs,
+    warn_stale_elements,
 )
 from orbit_env.saa import SAA_POLYGONS, in_polygon
 from orbit_env.scenario import Scenario, ScenarioError, to_table
 from orbit_env.stations import resolve_stations
 
-EPHEMERIS_VERSION = 1  # bump whenever the algorithm or the file layout changes
+EPHEMERIS_VERSION = 2  # bump whenever the algorithm or the file layout changes
 R_EARTH_KM = 6378.137  # WGS84 equatorial radius: shadow cylinder, ISL grazing sphere, ellipsoid
 WGS84_F = 1.0 / 298.257223563
-_JD_1949_12_31 = 2433281.5  # Julian date of sgp4's day 0
 _ROWS_PER_CHUNK = 1 << 18  # satellite-times per chunk: bounds the float64 intermediates to ~10-30 MB
 _PAIR_BLOCK = 1 << 22  # satellite pairs per block when choosing ISL partners
 _ISL_SAMPLES = 32  # samples over the first orbit for the mean partner distance
 _CANDIDATES_PER_TERMINAL = 4  # each satellite offers its 4*M nearest stable pairs to the greedy match
 _DE421_YEARS = (1900, 2052)  # coverage of de421.bsp (1899-07-29 .. 2053-10-09)
+# Spacing of the pass that finds TLE satellites SGP4 cannot propagate before the full propagation: its
+# failures grow with time from the element epoch (drag's secular terms), so a satellite that fails inside
+# the window fails at a window end, which is always sampled; the 10 min samples are a margin for the short-
+# period wobble of a decaying orbit, at ~1/10 of the full propagation's SGP4 cost at dt = 60 s.
+_CHECK_EVERY_S = 600.0
 
 # name -> (dtype, axes); axes letters: T times, N satellites, M terminals, 3 xyz
 FIELDS: dict[str, tuple[np.dtype, str]] = {
@@ -114,6 +124,8 @@ class Ephemeris:
     t_contact_next: np.ndarray  # (T, N) s until the next contact begins, 0 in contact
     t_contact_left: np.ndarray  # (T, N) s of the current contact left, 0 out of contact
     station_names: tuple[str, ...]
+    tle_lines: tuple[int, ...] = ()  # TLE file line of each satellite's line 1; empty for generated orbits
+    skipped: tuple[tuple[str, str], ...] = ()  # TLE satellites dropped: (kind, sentence), see orbits.TleSet
 
     @property
     def n_sats(self) -> int:
@@ -178,9 +190,10 @@ def check_memory(scenario: Scenario, n_sats: int) -> None:
 
 
 def satellite_count(scenario: Scenario) -> int:
-    """Number of satellites; for a TLE scenario this reads (and validates) the file."""
+    """Number of satellites; for a TLE scenario this reads (and validates) the file. With
+    ``orbit.skip_bad_satellites`` this is before the propagation check, which may drop more."""
     if scenario.orbit.kind == "tle":
-        return len(read_tle_file(scenario.orbit.tle_file))
+        return len(read_tle_file(scenario.orbit.tle_file, scenario.orbit.skip_bad_satellites))
     return scenario.orbit.n_satellites
 
 
@@ -197,6 +210,8 @@ def cache_key(scenario: Scenario) -> str:
     """sha256 of every input the ephemeris depends on (and of nothing else, so unrelated edits keep the cache)."""
     orbit = to_table(scenario.orbit)
     tle_path = orbit.pop("tle_file")
+    if orbit["kind"] != "tle":
+        orbit.pop("skip_bad_satellites")
     links = scenario.links
     inputs = {
         "version": EPHEMERIS_VERSION,
@@ -245,9 +260,9 @@ def build_ephemeris(scenario: Scenario, progress: bool = False) -> Ephemeris:
     to_itrs = to_gcrs @ itrs.rotation_at(t).transpose(2, 1, 0)  # r_itrs = r_teme @ to_itrs[t]
 
     sun_teme = teme_from_gcrs[:, :, 0] @ sun_unit[0]
-    sats = _satrecs(scenario, math.degrees(math.atan2(sun_teme[1], sun_teme[0])))
+    jd0 = sgp4_epoch_days(epoch) + JD_SGP4_DAY0
+    sats, tle_lines, skipped = _satrecs(scenario, math.degrees(math.atan2(sun_teme[1], sun_teme[0])), jd0, times_s)
     sat_array = SatrecArray(sats)
-    jd0 = sgp4_epoch_days(epoch) + _JD_1949_12_31
 
     n_sat, links = len(sats), scenario.links
     period_s = max(2.0 * math.pi / s.no_kozai for s in sats) * 60.0  # no_kozai is in rad/min
@@ -299,27 +314,48 @@ def build_ephemeris(scenario: Scenario, progress: bool = False) -> Ephemeris:
         t_contact_next=np.where(out["contact"], zero, contact_change),
         t_contact_left=np.where(out["contact"], contact_change, zero),
     )  # fmt: skip
-    return _freeze(dt, tuple(s.name for s in stations), arrays)
+    return _freeze(dt, tuple(s.name for s in stations), arrays, tle_lines, skipped)
 
 
-def _satrecs(scenario: Scenario, sun_ra_deg: float) -> list:
+def _satrecs(scenario: Scenario, sun_ra_deg: float, jd0: float, times_s: np.ndarray) -> tuple[list, tuple, tuple]:
+    """The satellites, for a TLE file also the file line of each and the satellites skipped
+    (``orbit.skip_bad_satellites``)."""
     orbit = scenario.orbit
     if orbit.kind == "tle":
-        return read_tle_file(orbit.tle_file)
+        tles = read_tle_file(orbit.tle_file, orbit.skip_bad_satellites)
+        tles = _propagatable(tles, orbit.skip_bad_satellites, jd0, times_s)
+        return list(tles.sats), tles.lines, tles.skipped
     raan0 = first_raan_deg(orbit, sun_ra_deg)
-    return walker_satrecs(orbit, raan0) if orbit.kind == "walker" else cluster_satrecs(orbit, raan0)
+    return (walker_satrecs(orbit, raan0) if orbit.kind == "walker" else cluster_satrecs(orbit, raan0)), (), ()
+
+
+def _propagatable(tles: TleSet, skip: bool, jd0: float, times_s: np.ndarray) -> TleSet:
+    """``tles`` without the satellites SGP4 cannot propagate over the window (``skip``), else a ScenarioError
+    naming the first; a cheap pass on a coarse grid (``_CHECK_EVERY_S``) before the full propagation."""
+    t = np.union1d(np.arange(0.0, times_s[-1], _CHECK_EVERY_S), times_s[[0, -1]])
+    whole = math.floor(jd0)
+    err, _, _ = SatrecArray(list(tles.sats)).sgp4(np.full(len(t), float(whole)), (jd0 - whole) + t / 86400.0)
+    bad = np.flatnonzero(err.any(axis=1))
+    if len(bad) == 0:
+        return tles
+    first = (err[bad] != 0).argmax(axis=1)
+    epochs, t0 = tles.epoch_days(), jd0 - JD_SGP4_DAY0
+    faults = {int(i): ("cannot be propagated over the window", sgp4_fault(err[i, k], t0 + t[k] / 86400.0, epochs[i]))
+              for i, k in zip(bad, first)}  # fmt: skip
+    return tles.drop(faults, skip)
 
 
 def _propagate(sat_array: SatrecArray, sats: list, jd0: float, t_s: np.ndarray) -> np.ndarray:
     """TEME positions (len(t_s), N, 3) in km at t_s seconds after the UTC Julian date jd0; an SGP4
-    failure (e.g. a TLE propagated far from its epoch until it decays) is a ScenarioError naming the satellite."""
+    failure (one ``_propagatable`` did not sample) is a ScenarioError naming the satellite."""
     whole = math.floor(jd0)
     err, r, _ = sat_array.sgp4(np.full(len(t_s), float(whole)), (jd0 - whole) + t_s / 86400.0)
     if err.any():
         n, k = np.argwhere(err)[0]
+        sat, day0 = sats[n], jd0 - JD_SGP4_DAY0
         raise ScenarioError(
-            f"satellite {n} (catalogue number {sats[n].satnum}) cannot be propagated to {t_s[k]:.0f} s after "
-            f"orbit.epoch: SGP4 error {err[n, k]}: {SGP4_ERRORS.get(int(err[n, k]), 'unknown')}"
+            f"satellite {n} (catalogue number {sat.satnum}) cannot be propagated to {t_s[k]:.0f} s after orbit.epoch: "
+            + sgp4_fault(err[n, k], day0 + t_s[k] / 86400.0, sat.jdsatepoch - JD_SGP4_DAY0 + sat.jdsatepochF)
         )
     return r.transpose(1, 0, 2)
 
@@ -466,10 +502,11 @@ def _shape(axes: str, n_t: int, n: int, m: int) -> tuple[int, ...]:
     return tuple({"T": n_t, "N": n, "M": m, "3": 3}[a] for a in axes)
 
 
-def _freeze(dt: float, station_names: tuple[str, ...], arrays: dict[str, np.ndarray]) -> Ephemeris:
+def _freeze(dt: float, station_names: tuple[str, ...], arrays: dict[str, np.ndarray], tle_lines=(), skipped=()) -> Ephemeris:
     for a in arrays.values():
         a.setflags(write=False)
-    return Ephemeris(dt_s=float(dt), station_names=station_names, **arrays)
+    return Ephemeris(dt_s=float(dt), station_names=station_names, tle_lines=tuple(tle_lines),
+                     skipped=tuple(map(tuple, skipped)), **arrays)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- cache
@@ -479,9 +516,23 @@ def load_ephemeris(scenario: Scenario, cache_dir: str | Path | None = None, prog
     """The scenario's ephemeris from the cache (verified) or built and cached. The function the sim calls.
 
     A cache file that cannot be read or fails validation is reported with ``warnings.warn`` and rebuilt;
-    a cache directory that cannot be written is reported and the built ephemeris returned anyway.
+    a cache directory that cannot be written is reported and the built ephemeris returned anyway. For a
+    TLE file, elements far from the window (``StaleElementsWarning``) and skipped satellites
+    (``SkippedSatellitesWarning``) are reported whether the ephemeris is built or read from the cache.
     """
     check_memory(scenario, satellite_count(scenario))
+    eph = _load(scenario, cache_dir, progress)
+    orbit = scenario.orbit
+    if orbit.kind == "tle":
+        tles = read_tle_file(orbit.tle_file, orbit.skip_bad_satellites)
+        end = orbit.epoch_datetime + timedelta(seconds=window_steps(scenario) * scenario.episode.dt_s)
+        warn_stale_elements(tles.select(np.flatnonzero(np.isin(tles.lines, eph.tle_lines))), orbit.epoch_datetime, end)
+    if eph.skipped:
+        warnings.warn(skipped_summary(orbit.tle_file, eph.skipped, eph.n_sats), SkippedSatellitesWarning, stacklevel=2)
+    return eph
+
+
+def _load(scenario: Scenario, cache_dir: str | Path | None, progress: bool) -> Ephemeris:
     key = cache_key(scenario)
     path = Path(cache_dir if cache_dir is not None else cache_dir_default()) / f"ephemeris-{key[:32]}.npz"
     if path.exists():
@@ -491,13 +542,13 @@ def load_ephemeris(scenario: Scenario, cache_dir: str | Path | None = None, prog
         try:
             return _remember(path, stamp, _read(path, key))
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, CacheCorrupt) as e:
-            warnings.warn(f"ephemeris cache {path} is corrupt ({type(e).__name__}: {e}); rebuilding", stacklevel=2)
+            warnings.warn(f"ephemeris cache {path} is corrupt ({type(e).__name__}: {e}); rebuilding", stacklevel=3)
     eph = build_ephemeris(scenario, progress=progress)
     try:
         _write(path, key, eph)
         _remember(path, _stamp(path), eph)
     except OSError as e:
-        warnings.warn(f"could not write ephemeris cache {path}: {e}", stacklevel=2)
+        warnings.warn(f"could not write ephemeris cache {path}: {e}", stacklevel=3)
     return eph
 
 
@@ -532,7 +583,8 @@ def _checksum(meta: dict, arrays: dict[str, np.ndarray]) -> str:
 def _write(path: Path, key: str, eph: Ephemeris) -> None:
     """Atomic write: a temporary file in the same directory, then os.replace."""
     arrays = {name: getattr(eph, name) for name in FIELDS}
-    meta = {"version": EPHEMERIS_VERSION, "key": key, "dt_s": eph.dt_s, "station_names": list(eph.station_names)}
+    meta = {"version": EPHEMERIS_VERSION, "key": key, "dt_s": eph.dt_s, "station_names": list(eph.station_names),
+            "tle_lines": list(eph.tle_lines), "skipped": [list(s) for s in eph.skipped]}  # fmt: skip
     meta["checksum"] = _checksum(meta, arrays)
     atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)), **arrays))
 
@@ -553,4 +605,4 @@ def _read(path: Path, key: str) -> Ephemeris:
     checksum = meta.pop("checksum", None)
     if checksum != _checksum(meta, arrays):
         raise CacheCorrupt("checksum mismatch")
-    return _freeze(meta["dt_s"], tuple(meta["station_names"]), arrays)
+    return _freeze(meta["dt_s"], tuple(meta["station_names"]), arrays, meta["tle_lines"], meta["skipped"])

@@ -13,7 +13,7 @@ import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -38,6 +38,32 @@ def _f(default: Any, lo: float | None = None, hi: float | None = None, choices=N
     return field(default=default, metadata=meta)
 
 
+def parse_epoch(value: str | date | datetime) -> datetime:
+    """An aware UTC datetime from ISO 8601 text, a TOML date-time or a TOML date (midnight).
+
+    A UTC offset (``+05:00``, ``Z``) is converted to UTC; a value without one is taken as UTC. Raises
+    ValueError for text that is not ISO 8601 and TypeError for other types.
+    """
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    elif not isinstance(value, datetime):
+        raise TypeError(f"expected a date-time, got {type(value).__name__}")
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _epoch_text(value: Any, where: str) -> str:
+    """``orbit.epoch`` as naive ISO 8601 UTC text, so equal instants are one value (and one cache key)."""
+    try:
+        return parse_epoch(value).replace(tzinfo=None).isoformat()
+    except (ValueError, TypeError, OverflowError):
+        raise ScenarioError(
+            f"{where}: orbit.epoch = {value!r} is not an ISO 8601 date-time: give e.g. 2026-03-20T00:00:00 "
+            "(UTC) or 2026-03-20T05:00:00+05:00"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Station:
     name: str = _f("", doc="station name", required=True)
@@ -48,7 +74,8 @@ class Station:
 @dataclass(frozen=True)
 class OrbitConfig:
     kind: str = _f("walker", choices=("walker", "cluster", "tle"), doc="how satellites are generated", required=True)
-    epoch: str = _f("2026-03-20T00:00:00", doc="UTC start of the ephemeris window, ISO 8601")
+    epoch: str = _f("2026-03-20T00:00:00", doc="start of the ephemeris window, ISO 8601, UTC unless it has an "
+                    "offset; kind = tle without one: the median element epoch of the file")
     altitude_km: float = _f(550.0, 150.0, 2000.0, doc="circular orbit altitude")
     sun_synchronous: bool = _f(False, doc="derive inclination from altitude for a sun-synchronous orbit")
     inclination_deg: float = _f(53.0, 0.0, 180.0, doc="used when sun_synchronous is false")
@@ -61,6 +88,8 @@ class OrbitConfig:
     cluster_size: int = _f(81, 1, 1000, doc="satellites in a tight cluster (kind = cluster)")
     cluster_radius_km: float = _f(1.0, 0.01, 100.0, doc="cluster radius (kind = cluster)")
     tle_file: str = _f("", doc="TLE file (kind = tle); relative paths are from the scenario file")
+    skip_bad_satellites: bool = _f(False, doc="kind = tle: drop satellites with unusable elements or that SGP4 "
+                                   "cannot propagate over the window (counted in a warning) instead of stopping")
 
     @property
     def n_satellites(self) -> int:
@@ -72,7 +101,7 @@ class OrbitConfig:
 
     @property
     def epoch_datetime(self) -> datetime:
-        return datetime.fromisoformat(self.epoch).replace(tzinfo=timezone.utc)
+        return parse_epoch(self.epoch)
 
     @property
     def inclination(self) -> float:
@@ -375,10 +404,6 @@ def _cross_checks(s: Scenario, where: str) -> None:
         raise ScenarioError(f"{where}: orbit.kind = 'tle' needs orbit.tle_file")
     if s.workload.generator == "trace" and not s.workload.trace_file:
         raise ScenarioError(f"{where}: workload.generator = 'trace' needs workload.trace_file")
-    try:
-        s.orbit.epoch_datetime
-    except ValueError:
-        raise ScenarioError(f"{where}: orbit.epoch = {s.orbit.epoch!r} is not an ISO 8601 date-time") from None
     from orbit_env.stations import resolve_stations  # late import: stations imports Station from here
 
     resolve_stations(s.ground.stations, where)
@@ -487,6 +512,10 @@ def load_scenario(
     ``name_or_path``: a shipped name (see ``shipped_scenarios()``), a path to a TOML file, or a Scenario.
     ``overrides``: dotted keys, e.g. ``{"orbit.altitude_km": 600, "episode.max_cycles": 200}``.
     ``tle_file``: use this TLE file for the orbits (sets ``orbit.kind = "tle"``).
+
+    A TLE scenario takes its epoch from the file (``orbits.element_epoch``) unless ``orbit.epoch`` is set
+    explicitly: by an override, or in the scenario file when that file itself names the TLE file (a
+    ``tle_file`` argument replaces the scenario's orbits, and with them its epoch).
     """
     if isinstance(name_or_path, Scenario):
         if not overrides and tle_file is None:
@@ -506,9 +535,13 @@ def load_scenario(
     if tle_file is not None:
         _set_dotted(table, "orbit.kind", "tle")
         _set_dotted(table, "orbit.tle_file", str(Path(tle_file).resolve()))
+        if "orbit.epoch" not in (overrides or {}):
+            table["orbit"].pop("epoch", None)
     orbit = table.get("orbit", {})
     if base_dir is not None and isinstance(orbit, dict) and orbit.get("tle_file") and isinstance(orbit["tle_file"], str):
         orbit["tle_file"] = str((base_dir / orbit["tle_file"]).resolve())
+    if isinstance(orbit, dict) and "epoch" in orbit:
+        orbit["epoch"] = _epoch_text(orbit["epoch"], where)
     wl = table.get("workload", {})
     if base_dir is not None and isinstance(wl, dict) and wl.get("trace_file") and isinstance(wl["trace_file"], str):
         wl["trace_file"] = str((base_dir / Path(wl["trace_file"]).expanduser()).resolve())
@@ -517,6 +550,12 @@ def load_scenario(
     where_all = f"{where} (with overrides {', '.join(f'{k}={v!r}' for k, v in overrides.items())})" if overrides else where
     _cross_checks(scenario, where_all)
     _check_required(table, where)
+    if scenario.orbit.kind == "tle" and "epoch" not in orbit:
+        from orbit_env.orbits import element_epoch, read_tle_file  # late import: orbits imports this module
+
+        tles = read_tle_file(scenario.orbit.tle_file, scenario.orbit.skip_bad_satellites)
+        epoch = element_epoch(tles).replace(tzinfo=None).isoformat()
+        scenario = dataclasses.replace(scenario, orbit=dataclasses.replace(scenario.orbit, epoch=epoch))
     return dataclasses.replace(scenario, source=where_all)
 
 
