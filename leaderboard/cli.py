@@ -31,10 +31,11 @@ def _interrupt(signum, frame):
 
 
 def _run(args, entries, scenarios=None) -> Summary:
-    from leaderboard.evaluate import evaluate
+    from leaderboard.evaluate import check_settings, evaluate
     from leaderboard.store import Store
     from leaderboard.suite import get_suite
 
+    check_settings(args.workers, args.timeout)  # before the store is opened: bad settings change nothing
     signal.signal(signal.SIGTERM, _interrupt)  # a terminated evaluation stops its workers and keeps its rows
     store = Store(args.db)
     try:
@@ -49,8 +50,10 @@ def _board(args, current=()):
     from leaderboard.store import Store
     from leaderboard.suite import get_suite
 
-    store = Store(args.db)
+    store = Store(args.db, readonly=True)  # the board only reads: a mistyped --db creates nothing
     try:
+        if store.missing:
+            print(f"note: {store.path} does not exist: nothing is recorded there yet", file=sys.stderr)
         return build_board(store, get_suite(args.suite), args.split, current)
     finally:
         store.close()
@@ -78,10 +81,10 @@ def _summary(s: Summary) -> str:
 
 @_user_errors
 def cmd_evaluate(args) -> int:
-    from leaderboard.entries import resolve
+    from leaderboard.entries import resolve, unique
     from leaderboard.render import md_table, main_table, unranked_table
 
-    entries = [resolve(p) for p in args.policy]
+    entries = unique([resolve(p) for p in args.policy])
     summary = _run(args, entries, args.scenario)
     board = _board(args)
     print(_summary(summary))
