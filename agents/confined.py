@@ -25,6 +25,7 @@ class UnsafeFileError(ValueError):
 
 
 def size_text(n: int) -> str:
+    """A size limit for a message: 64 MiB, 1 KiB."""
     return f"{n / MIB:g} MiB" if n >= MIB else f"{n / KIB:g} KiB" if n >= KIB else f"{n} bytes"
 
 
@@ -69,7 +70,7 @@ def read_confined(folder: str | Path, rel: str, limit: int, what: str = "file") 
         if not stat.S_ISREG(st.st_mode):
             raise UnsafeFileError(f"{what} {path} is {kind_of(st.st_mode)}: only regular files inside the folder are read")
         if st.st_size > limit:
-            raise UnsafeFileError(f"{what} {path} is {size_text(st.st_size)}, more than the {size_text(limit)} allowed")
+            raise UnsafeFileError(f"{what} {path} is {st.st_size:,} bytes, more than the {size_text(limit)} allowed")
         chunks, n = [], 0
         while n <= limit and (chunk := os.read(fd, min(limit + 1 - n, 1 << 20))):
             chunks.append(chunk)
@@ -104,5 +105,5 @@ def list_confined(folder: str | Path, max_files: int, max_bytes: int, what: str 
     walk(())
     total = sum(size for _, size in found)
     if total > max_bytes:
-        raise UnsafeFileError(f"{what} {folder} holds {size_text(total)}, more than the {size_text(max_bytes)} allowed")
+        raise UnsafeFileError(f"{what} {folder} holds {total:,} bytes, more than the {size_text(max_bytes)} allowed")
     return [("/".join(parts), size) for parts, size in sorted(found)]
