@@ -86,9 +86,15 @@ def read_policy_files(path: str | Path, root: str | Path | None = None) -> tuple
         tensors = load(blob)
     except (SafetensorError, ValueError, TypeError) as e:
         raise PolicyFileError(f"policy weights {weights_file} are not a valid safetensors file: {e}") from None
-    _check_shapes(spec, tensors, weights_file)
-    _check_values(spec, tensors, weights_file)
+    check_policy(spec, tensors, weights_file)
     return spec, tensors
+
+
+def check_policy(spec: dict[str, Any], tensors: dict[str, np.ndarray], where: Path) -> None:
+    """PolicyFileError unless the tensors are the network the spec describes, with usable values (the
+    loader's check; ``train.export`` runs it too, so a diverged network is refused when exported)."""
+    _check_shapes(spec, tensors, where)
+    _check_values(spec, tensors, where)
 
 
 def _check_shapes(spec: dict[str, Any], tensors: dict[str, np.ndarray], where: Path) -> None:

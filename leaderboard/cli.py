@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import signal
 import sys
 from pathlib import Path
@@ -74,6 +75,16 @@ def _user_errors(cmd):
     return wrapped
 
 
+def _output_dir(path) -> None:
+    """Check, before any work, that the board's files can be written to ``path`` (created if missing)."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot write the board to {path}: {e.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise ValueError(f"cannot write the board to {path}: the directory is not writable")
+
+
 def _summary(s: Summary) -> str:
     failed = f", {s.failed} failed" + (f" ({s.skipped} skipped after a failure)" if s.skipped else "") if s.failed else ""
     return f"evaluated {s.ok} episodes{failed} in {s.wall_s:.0f} s; {s.already} were already recorded"
@@ -105,11 +116,13 @@ def cmd_leaderboard(args) -> int:
     from leaderboard.entries import registered
     from leaderboard.render import markdown, write
 
+    out = args.out or (BOARD_DIR if (args.suite, args.split) == ("v1", "test") else None)
+    if out and not args.no_write:
+        _output_dir(out)
     entries = registered()
     summary = _run(args, entries)
     board = _board(args, entries)
     print(markdown(board))
-    out = args.out or (BOARD_DIR if (args.suite, args.split) == ("v1", "test") else None)
     if out and not args.no_write:
         paths = write(board, out)
         print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
@@ -122,6 +135,8 @@ def cmd_board(args) -> int:
     from leaderboard.entries import registered
     from leaderboard.render import markdown, write
 
+    if args.write:
+        _output_dir(args.write)
     entries = registered()
     board = _board(args, entries)
     print(markdown(board))

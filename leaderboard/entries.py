@@ -132,7 +132,7 @@ def _parse(toml: Path) -> dict:
     except UnsafeFileError as e:
         raise SubmissionError(str(e)) from None
     except UnicodeDecodeError as e:
-        raise SubmissionError(f"{toml} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); TOML files are UTF-8") from None
+        raise SubmissionError(f"{toml} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); TOML is UTF-8") from None
     except OSError as e:
         raise SubmissionError(f"cannot read {toml}: {e.strerror}") from None
     try:

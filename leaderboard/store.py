@@ -172,9 +172,8 @@ class Store:
             raise StoreError(f"the results database {self.path} is damaged ({'; '.join(problems)}): {REPAIR}")
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if tables and not {"episodes", "entries"} <= tables:
-            raise StoreError(
-                f"{self.path} is an SQLite database but not a results store (its tables: {', '.join(sorted(tables))}); pass another --db path"
-            )
+            theirs = ", ".join(sorted(tables))
+            raise StoreError(f"{self.path} is an SQLite database but not a results store (its tables: {theirs}); pass another --db path")
 
     def close(self) -> None:
         self.conn.close()

@@ -126,6 +126,7 @@ def _die_with_parent() -> None:
 def main() -> None:
     """Serve tasks until stdin closes. The protocol uses a private copy of stdout; fd 1 becomes stderr."""
     _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the evaluator's: it stops the workers, records nothing for them
     proto = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
 

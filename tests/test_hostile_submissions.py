@@ -206,6 +206,26 @@ def test_networks_with_invalid_values_are_refused(tmp_path, good, name):
     assert message in str(e.value)
 
 
+def test_export_refuses_a_network_the_loader_would_refuse(tmp_path):
+    """A diverged run's NaN weights are refused when exported, and nothing is written."""
+    import torch
+
+    from train.export import export_policy
+
+    env = OrbitComputeEnv("three-body-12", max_cycles=2)
+    policy = torch.nn.Module()
+    policy.mlp_extractor = torch.nn.Module()
+    policy.mlp_extractor.policy_net = torch.nn.Sequential(torch.nn.Linear(env.layout.size, 8), torch.nn.Tanh())
+    policy.action_net = torch.nn.Linear(8, env.actions.n)
+    export_policy(policy, tmp_path / "ok.safetensors", env.layout, env.actions)
+    assert LearnedPolicy.for_env(env, path=tmp_path / "ok.json")
+    with torch.no_grad():
+        policy.action_net.bias[1] = float("nan")
+    with pytest.raises(PolicyFileError, match="tensor logits.bias holds nan at index"):
+        export_policy(policy, tmp_path / "nan.safetensors", env.layout, env.actions)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.json", "ok.safetensors"]
+
+
 def test_huge_or_deeply_nested_specs_are_refused(good):
     env = OrbitComputeEnv("three-body-12", max_cycles=2)
     (good / "policy.json").write_text("[" * 200_000 + "]" * 200_000)
@@ -256,7 +276,7 @@ def test_every_heuristic_parameter_declares_a_range_that_holds_its_default():
 CARELESS = {  # what is wrong -> (change to the [submission]/[policy] tables or raw text, what the refusal says)
     "misspelt field": (lambda m, p: m.__setitem__("scenario", ["three-body-12"]), "unknown field 'scenario'"),
     "unknown table": ("[extra]\nx = 1\n", "unknown field 'extra'"),
-    "field of the other kind": (lambda m, p: p.__setitem__("spec", "policy.json"), "unknown field 'spec'; the fields are heuristic, params"),
+    "field of the other kind": (lambda m, p: p.__setitem__("spec", "x.json"), "unknown field 'spec'; the fields are heuristic, params"),
     "missing field": (lambda m, p: m.pop("tuned_on"), "missing field 'tuned_on'"),
     "no authors": (lambda m, p: m.__setitem__("authors", []), "authors = [] must be a list of names"),
     "negative steps": (lambda m, p: m.__setitem__("training_env_steps", -5), "training_env_steps = -5 must be >= 0"),
@@ -298,7 +318,8 @@ def test_two_folders_with_one_name_are_both_refused_naming_both(tmp_path):
     first = submission(subs, "a", {"heuristic": "edf"})
     second = submission(subs, "b", {"heuristic": "greedy"})
     for folder in (first, second):
-        (folder / "submission.toml").write_text((folder / "submission.toml").read_text().replace('name = "a"', 'name = "same"').replace('name = "b"', 'name = "same"'))
+        toml = folder / "submission.toml"
+        toml.write_text(toml.read_text().replace(f'name = "{folder.name}"', 'name = "same"'))
     by_name = {e.name: e for e in registered(subs)}
     assert "same" not in by_name
     for folder in ("a/", "b/"):
@@ -344,9 +365,9 @@ def test_the_evaluator_records_each_hostile_submission_and_evaluates_the_rest(tm
     (folder / "submission.toml").write_text((folder / "submission.toml").read_text() + "params = { soc_margin = nan }\n")
     hostile["nan-param/"] = "soc_margin = nan must be a finite float"
     db = tmp_path / "r.sqlite"
-    cmd = [sys.executable, "-m", "orbit_env.cli", "evaluate", "random", "edf-safe", str(good), *(str(subs / n.rstrip("/")) for n in hostile)]
-    out = subprocess.run([*cmd, "--suite", "smoke", "--scenario", "three-body-12", "--db", str(db), "--quiet"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
+    folders = [str(good), *(str(subs / n.rstrip("/")) for n in hostile)]
+    cmd = [sys.executable, "-m", "orbit_env.cli", "evaluate", "random", "edf-safe", *folders, "--suite", "smoke", "--scenario", "three-body-12"]
+    out = subprocess.run([*cmd, "--db", str(db), "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     from leaderboard.suite import SMOKE
 

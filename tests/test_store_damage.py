@@ -77,10 +77,11 @@ def test_a_damaged_store_is_refused_by_name_and_left_as_it_was(tmp_path, how):
         message = str(e.value)
         assert str(path) in message and any(m in message for m in DAMAGE[how]), message
         assert "restore it from a backup, or move it away" in message
-    for cmd in (["board"], ["evaluate", "random", "--suite", "smoke", "--scenario", "three-body-12"], ["leaderboard", "--suite", "smoke", "--no-write"]):
+    evaluate_one = ["evaluate", "random", "--suite", "smoke", "--scenario", "three-body-12"]
+    for cmd in (["board"], evaluate_one, ["leaderboard", "--suite", "smoke", "--no-write"]):
         out = orbit_env(*cmd, "--db", str(path))
         assert out.returncode == 2 and "Traceback" not in out.stderr, (cmd, out.stderr)
-        assert f"orbit-env: error: " in out.stderr and str(path) in out.stderr and "restore it from a backup" in out.stderr, (cmd, out.stderr)
+        assert "orbit-env: error: " in out.stderr and str(path) in out.stderr and "restore it from a backup" in out.stderr, cmd
     assert digest(path) == before  # nothing was written to it
 
 
@@ -122,6 +123,10 @@ def test_unusable_paths_are_clear_errors(tmp_path):
     assert out.returncode == 2 and "cannot create the results database" in out.stderr and "Traceback" not in out.stderr
     out = orbit_env("board", "--db", "/proc")
     assert out.returncode == 2 and "/proc is a directory, not a file" in out.stderr
+    for cmd in (["leaderboard", "--suite", "smoke", "--out"], ["board", "--write"]):  # checked before any work
+        out = orbit_env(*cmd, "/proc/orbit-env-board", "--db", str(tmp_path / "b.sqlite"))
+        assert out.returncode == 2 and "cannot write the board to /proc/orbit-env-board" in out.stderr, out.stderr
+    assert not (tmp_path / "b.sqlite").exists()
     os.mkfifo(tmp_path / "fifo.sqlite")  # SQLite would block opening it
     with pytest.raises(StoreError, match="is a FIFO"):
         Store(tmp_path / "fifo.sqlite", readonly=True)
@@ -153,7 +158,10 @@ def test_a_new_store_appears_whole(tmp_path):
 # -------------------------------------------------------------------------------- evaluator settings
 
 
-@pytest.mark.parametrize("setting", [("--timeout", "0"), ("--timeout", "-5"), ("--timeout", "nan"), ("--timeout", "inf"), ("--workers", "0"), ("--workers", "-2")])
+SETTINGS = [("--timeout", "0"), ("--timeout", "-5"), ("--timeout", "nan"), ("--timeout", "inf"), ("--workers", "0"), ("--workers", "-2")]
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
 def test_settings_that_cannot_work_are_refused_before_anything_runs(tmp_path, setting):
     db = tmp_path / "x.sqlite"
     out = orbit_env("evaluate", "random", "--suite", "smoke", "--db", str(db), *setting)
