@@ -4,6 +4,8 @@ A row is keyed by everything that determines its result (suite and its hash, env
 its hash, scenario, seed), so a crash mid-evaluation loses only the episodes in flight, a rerun skips
 what is recorded, and nothing is ever recorded twice. Rows of older env or entry versions stay in the
 file but are not shown. The default path is ``leaderboard/results.sqlite`` (``$ORBIT_ENV_RESULTS``).
+A file that is empty, not SQLite or damaged is refused on opening, before anything is written to it;
+the board opens the store read-only and creates nothing.
 """
 
 from __future__ import annotations
