@@ -257,6 +257,13 @@ def test_heuristic_parameters_must_be_finite_numbers_in_their_range(tmp_path, pa
     assert HEURISTIC_PARAMS[params] in refusal(folder)
 
 
+def test_parameters_of_a_heuristic_only_the_worker_knows_are_numbers(tmp_path):
+    """They are sent to the worker as JSON: a TOML date would otherwise stop the evaluator itself."""
+    folder = submission(tmp_path, "d", {"heuristic": "hangs"})
+    (folder / "submission.toml").write_text((folder / "submission.toml").read_text() + "params = { when = 1979-05-27 }\n")
+    assert "params = {'when': datetime.date(1979, 5, 27)} must all be numbers" in refusal(folder)
+
+
 def test_every_heuristic_parameter_declares_a_range_that_holds_its_default():
     env = OrbitComputeEnv("three-body-12", max_cycles=2)
     for name in HEURISTICS:
