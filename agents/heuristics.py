@@ -21,6 +21,7 @@ safe-mode floor. Random stays uniform over the legal actions, admits included.
 from __future__ import annotations
 
 import inspect
+import math
 
 import numpy as np
 
@@ -255,17 +256,37 @@ def heuristic_params(name: str) -> dict[str, object]:
     return params
 
 
-def make_policy(name: str, env, seed: int | None = None, **params) -> ArrayPolicy:
-    """A heuristic by name for ``env``, with optional parameters; unknown names or parameters list the known ones."""
-    if name not in HEURISTICS:
-        raise ValueError(f"unknown policy {name!r}; known: {', '.join(HEURISTICS)}")
+# The declared range (inclusive) of every tunable parameter: values outside are refused, not run.
+PARAM_RANGES: dict[str, tuple[float, float]] = {
+    "soc_margin": (0.0, 1.0),  # fraction of the battery kept above safe mode
+    "temp_margin_c": (0.0, 100.0),  # kelvin below the throttle temperature; 100 K below it no GPU ever runs
+    "relay_margin_min": (0.0, 1440.0),  # minutes sooner to the ground; a day exceeds any gap between contacts
+    "min_free_gap": (0, 64),  # queue slots
+    "spare_soc": (0.0, 1.0),  # fraction of the battery above safe mode
+}
+
+
+def check_params(name: str, params: dict[str, object]) -> None:
+    """ValueError unless ``params`` are parameters of heuristic ``name``, each a number of its default's
+    type (an int where a float is expected is fine, a boolean never) that is finite and inside its range."""
     allowed = heuristic_params(name)
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ValueError(f"{name} has no parameter {', '.join(unknown)}; its parameters: {allowed or 'none'}")
     for key, value in params.items():
-        if not isinstance(value, type(allowed[key])) and not (isinstance(value, int) and isinstance(allowed[key], float)):
-            raise ValueError(f"{name} parameter {key} = {value!r} must be a {type(allowed[key]).__name__}")
+        typ, (lo, hi) = type(allowed[key]), PARAM_RANGES[key]
+        if isinstance(value, bool) or not isinstance(value, (typ, int)) or not math.isfinite(value):
+            raise ValueError(f"{name} parameter {key} = {value!r} must be a finite {typ.__name__}")
+        if not lo <= value <= hi:
+            raise ValueError(f"{name} parameter {key} = {value!r} is out of range: allowed {lo:g} to {hi:g}")
+
+
+def make_policy(name: str, env, seed: int | None = None, **params) -> ArrayPolicy:
+    """A heuristic by name for ``env``, with optional parameters; unknown names or parameters list the known
+    ones, and a value of the wrong type or outside its declared range is refused."""
+    if name not in HEURISTICS:
+        raise ValueError(f"unknown policy {name!r}; known: {', '.join(HEURISTICS)}")
+    check_params(name, params)
     policy = HEURISTICS[name].for_env(env, **params)
     policy.reset(seed)
     return policy

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agents.confined import MIB, UnsafeFileError, read_confined
 from agents.policy import ArrayPolicy
 from orbit_env import ENV_VERSION
 from orbit_env.actions import ActionLayout
@@ -27,6 +29,8 @@ from orbit_env.observe import Layout
 FORMAT = "orbit-env-policy"
 FORMAT_VERSION = 1
 ACTIVATIONS = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0.0)}
+SPEC_LIMIT = MIB  # the shipped specs are 2-5 KiB: mostly the observation's field names
+WEIGHTS_LIMIT = 64 * MIB  # the shipped networks are 0.3-0.5 MiB; 64 MiB holds 16 M float32 parameters
 
 
 class PolicyFileError(ValueError):
@@ -39,44 +43,58 @@ def spec_path_for(path: str | Path) -> Path:
     return path if path.suffix == ".json" else path.with_suffix(".json")
 
 
-def read_policy_files(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The (spec, tensors) of a policy, verified: format, checksum, and tensor shapes against the spec.
+def read_policy_files(path: str | Path, root: str | Path | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The (spec, tensors) of a policy, verified: format, checksum, tensor shapes, dtypes and values.
 
     ``path`` is the spec (or the weights file beside it); the spec names its weights file, which must
-    sit in the same folder.
+    sit in the same folder. With ``root`` (a leaderboard submission's folder), ``path`` is relative to
+    it and both files must be regular files inside it; without, they must be regular files in the
+    spec's own folder. Either way no link is followed and no read exceeds its size limit.
     """
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
-    spec_file = spec_path_for(path)
+    spec_rel = spec_path_for(path)
+    if root is None:
+        root, spec_rel = spec_rel.parent, Path(spec_rel.name)
+    spec_file = Path(root, spec_rel)
     try:
-        spec = json.loads(spec_file.read_text())
+        spec = json.loads(read_confined(root, spec_rel.as_posix(), SPEC_LIMIT, "policy spec"))
     except FileNotFoundError:
         raise PolicyFileError(f"policy spec {spec_file} not found (it is written beside the .safetensors file)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise PolicyFileError(f"policy spec {spec_file} is not valid JSON: {e}") from None
+    except UnsafeFileError as e:
+        raise PolicyFileError(str(e)) from None
+    except (OSError, ValueError, RecursionError) as e:  # ValueError: not UTF-8 or not JSON
+        raise PolicyFileError(f"policy spec {spec_file} is not valid JSON: {str(e) or 'nested too deeply'}") from None
     if not isinstance(spec, dict) or spec.get("format") != FORMAT:
         raise PolicyFileError(f"{spec_file} is not an orbit-env policy spec (expected \"format\": \"{FORMAT}\")")
     if spec.get("format_version") != FORMAT_VERSION:
         raise PolicyFileError(f"{spec_file} has format_version {spec.get('format_version')!r}; this loader reads {FORMAT_VERSION}")
     weights = spec.get("weights") if isinstance(spec.get("weights"), dict) else {}
     name = weights.get("file")
-    if not isinstance(name, str) or Path(name).name != name or not name:
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
         raise PolicyFileError(f"{spec_file}: weights.file must name a file in the same folder, got {name!r}")
     weights_file = spec_file.parent / name
     try:
-        blob = weights_file.read_bytes()
-    except OSError as e:
+        blob = read_confined(root, (spec_rel.parent / name).as_posix(), WEIGHTS_LIMIT, "policy weights")
+    except (OSError, UnsafeFileError) as e:
         raise PolicyFileError(f"cannot read policy weights {weights_file}: {e}") from None
     digest = hashlib.sha256(blob).hexdigest()
     if digest != weights.get("sha256"):
         raise PolicyFileError(f"policy weights {weights_file} do not match the sha256 in {spec_file}: the file is corrupt or from another export")
     try:
         tensors = load(blob)
-    except (SafetensorError, ValueError) as e:
+    except (SafetensorError, ValueError, TypeError) as e:
         raise PolicyFileError(f"policy weights {weights_file} are not a valid safetensors file: {e}") from None
-    _check_shapes(spec, tensors, weights_file)
+    check_policy(spec, tensors, weights_file)
     return spec, tensors
+
+
+def check_policy(spec: dict[str, Any], tensors: dict[str, np.ndarray], where: Path) -> None:
+    """PolicyFileError unless the tensors are the network the spec describes, with usable values (the
+    loader's check; ``train.export`` runs it too, so a diverged network is refused when exported)."""
+    _check_shapes(spec, tensors, where)
+    _check_values(spec, tensors, where)
 
 
 def _check_shapes(spec: dict[str, Any], tensors: dict[str, np.ndarray], where: Path) -> None:
@@ -85,6 +103,8 @@ def _check_shapes(spec: dict[str, Any], tensors: dict[str, np.ndarray], where: P
         names = [*net["layers"], net["output"]]
     except (KeyError, TypeError) as e:
         raise PolicyFileError(f"policy spec for {where} lacks the field {e}") from None
+    if not isinstance(net["layers"], list) or not all(isinstance(n, str) for n in names):
+        raise PolicyFileError(f"policy spec for {where}: network.layers must be a list of tensor names and network.output a name")
     if net.get("activation") not in ACTIVATIONS:
         raise PolicyFileError(f"policy spec for {where}: activation {net.get('activation')!r} is not one of {sorted(ACTIVATIONS)}")
     width = obs_size
@@ -97,7 +117,7 @@ def _check_shapes(spec: dict[str, Any], tensors: dict[str, np.ndarray], where: P
         width = w.shape[0]
     if width != n_act:
         raise PolicyFileError(f"{where}: the output layer has {width} logits but the spec's action space has {n_act}")
-    if spec.get("normalize", {}).get("obs"):
+    if _normalize(spec, where)["obs"]:
         for key in ("obs_mean", "obs_var"):
             if tensors.get(key, np.empty(0)).shape != (obs_size,):
                 raise PolicyFileError(f"{where}: {key} must have shape ({obs_size},) as the spec normalises observations")
@@ -106,6 +126,54 @@ def _check_shapes(spec: dict[str, Any], tensors: dict[str, np.ndarray], where: P
 # v1 runs v0's scenarios with v0's spaces and dynamics, so a v0 policy plays them (the checks below
 # still refuse it wherever the layout or the action space differs, as on a v2 scenario)
 COMPATIBLE_ENVS = ("orbit_compute_v0", ENV_VERSION)
+
+
+def _number(value: Any) -> bool:
+    """A finite JSON number (not a boolean; an integer too large for a float is not finite either)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _normalize(spec: dict[str, Any], where: Path) -> dict[str, Any]:
+    """The spec's ``normalize`` table, checked: ``obs`` a boolean; when true, ``clip`` > 0 and ``epsilon`` >= 0."""
+    norm = spec.get("normalize", {"obs": False})
+    if not isinstance(norm, dict) or not isinstance(norm.get("obs"), bool):
+        raise PolicyFileError(f"policy spec for {where}: normalize must be a table with obs = true or false, got {norm!r}")
+    if norm["obs"]:
+        if not _number(norm.get("clip")) or norm["clip"] <= 0:
+            raise PolicyFileError(f"policy spec for {where}: normalize.clip = {norm.get('clip')!r} must be a finite number > 0")
+        if not _number(norm.get("epsilon")) or norm["epsilon"] < 0:
+            raise PolicyFileError(f"policy spec for {where}: normalize.epsilon = {norm.get('epsilon')!r} must be a finite number >= 0")
+    return norm
+
+
+def _check_values(spec: dict[str, Any], tensors: dict[str, np.ndarray], where: Path) -> None:
+    """Floating-point tensors with finite values, a non-negative observation variance, a boolean act mode:
+    a NaN network would otherwise play (and idle) as if it were a policy."""
+    net, norm = spec["network"], _normalize(spec, where)
+    used = [f"{n}.{p}" for n in (*net["layers"], net["output"]) for p in ("weight", "bias")]
+    used += ["obs_mean", "obs_var"] if norm["obs"] else []
+    for key in used:
+        t = tensors[key]
+        if t.dtype.kind != "f":
+            raise PolicyFileError(f"{where}: tensor {key} has dtype {t.dtype}; weights and statistics must be floating point")
+        if not np.isfinite(t).all():
+            i = np.unravel_index(np.flatnonzero(~np.isfinite(t))[0], t.shape)
+            raise PolicyFileError(f"{where}: tensor {key} holds {t[i]} at index {tuple(int(j) for j in i)}; every value must be finite")
+    if norm["obs"]:
+        var = tensors["obs_var"]
+        if (var < 0).any() or ((var + norm["epsilon"]) <= 0).any():
+            i = int(np.flatnonzero((var < 0) | (var + norm["epsilon"] <= 0))[0])
+            raise PolicyFileError(
+                f"{where}: obs_var[{i}] = {var[i]} with epsilon {norm['epsilon']}: variances must be >= 0 and variance + epsilon > 0"
+            )
+    act = spec.get("act", {})
+    if not isinstance(act, dict) or not isinstance(act.get("deterministic", True), bool):
+        raise PolicyFileError(f"policy spec for {where}: act must be a table with deterministic = true or false, got {act!r}")
 
 
 def check_compatible(spec: dict[str, Any], layout: Layout, actions: ActionLayout) -> None:
@@ -143,17 +211,19 @@ class LearnedPolicy(ArrayPolicy):
 
     name = "ppo"
 
-    def __init__(self, layout: Layout, actions: ActionLayout, path: str | Path, deterministic: bool | None = None):
+    def __init__(
+        self, layout: Layout, actions: ActionLayout, path: str | Path, deterministic: bool | None = None, root: str | Path | None = None
+    ):
         super().__init__(layout, actions)
-        self.spec, tensors = read_policy_files(path)
+        self.spec, tensors = read_policy_files(path, root)
         check_compatible(self.spec, layout, actions)
         net = self.spec["network"]
         self.layers = [(tensors[f"{n}.weight"].astype(np.float32), tensors[f"{n}.bias"].astype(np.float32)) for n in net["layers"]]
         self.output = (tensors[f"{net['output']}.weight"].astype(np.float32), tensors[f"{net['output']}.bias"].astype(np.float32))
         self.activation = ACTIVATIONS[net["activation"]]
-        norm = self.spec.get("normalize", {})
+        norm = self.spec.get("normalize", {"obs": False})
         self.obs_norm = None
-        if norm.get("obs"):
+        if norm["obs"]:
             std = np.sqrt(tensors["obs_var"].astype(np.float64) + norm["epsilon"])
             self.obs_norm = (tensors["obs_mean"].astype(np.float64), std, float(norm["clip"]))
         self.deterministic = self.spec.get("act", {}).get("deterministic", True) if deterministic is None else deterministic

@@ -107,8 +107,14 @@ class Board:
         return not self.note
 
 
-def _result(store: Store, key: Key, suite: Suite, name: str, entry_hash: str, keys: tuple[str, ...] = KEYS) -> EntryResult:
+def _result(
+    store: Store, key: Key, suite: Suite, name: str, entry_hash: str, unrecorded: tuple[str, dict] | None = None,
+    keys: tuple[str, ...] = KEYS,
+) -> EntryResult:
+    """An entry version's result; ``unrecorded`` is its (kind, metadata) if the store has none yet."""
     kind, meta = store.meta(name, entry_hash)
+    if kind == "?" and unrecorded:
+        kind, meta = unrecorded
     plays = [sc for sc in suite.scenarios if sc in meta.get("scenarios", suite.scenarios)]
     episodes = suite.episodes(key.split, tuple(plays)) if plays else []
     rows = store.rows(key, name, entry_hash)
@@ -223,17 +229,19 @@ def power_table(board: Board, effect: float = stats.MIN_EFFECT) -> list[PowerRow
 
 def build_board(store: Store, suite: Suite, split: str, current: Sequence[Entry] = ()) -> Board:
     """The board of ``suite``/``split`` for the current env: every entry evaluated under it (its latest
-    version), with the ``current`` entries at their present version (shown as not evaluated if new)."""
+    version), with the ``current`` entries at their present version (shown as not evaluated if new).
+    Only reads the store."""
     key = Key(suite.name, suite.hash, env_hash(), split)
     versions = store.versions(key)
     bound_hash = versions.pop(BOUND, None)
-    versions.update({e.name: e.hash for e in current})
+    current_meta = {}
     for e in current:
-        store.add_entry(e.name, e.hash, e.kind, e.meta)
-    results = {name: _result(store, key, suite, name, h) for name, h in versions.items()}
+        versions[e.name] = h = e.hash
+        current_meta[(e.name, h)] = (e.kind, e.meta)
+    results = {name: _result(store, key, suite, name, h, current_meta.get((name, h))) for name, h in versions.items()}
     board = Board(suite, split, key.env_hash, len(suite.episodes(split)), [])
     if suite.paired and bound_hash:
-        board.bound = _result(store, key, suite, BOUND, bound_hash, BOUND_KEYS)
+        board.bound = _result(store, key, suite, BOUND, bound_hash, keys=BOUND_KEYS)
     zero, ref = results.get(suite.zero), board.bound if suite.paired else results.get(suite.reference)
     played = [r for r in results.values() if r.status in ("ranked", "partial")]
     if zero is None or ref is None or zero.status != "ranked" or ref.status != "ranked":

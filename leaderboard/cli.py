@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import signal
 import sys
 from pathlib import Path
@@ -39,10 +40,11 @@ def _split(args) -> str:
 def _run(args, entries, scenarios=None, bounds=True) -> Summary:
     """Evaluate ``entries``; on a paired suite, also solve the bounds its board needs (unless ``bounds`` is off)."""
     from leaderboard.bound_rows import record_bounds
-    from leaderboard.evaluate import default_workers, evaluate
+    from leaderboard.evaluate import check_settings, default_workers, evaluate
     from leaderboard.store import Store
     from leaderboard.suite import get_suite
 
+    check_settings(args.workers, args.timeout)  # before the store is opened: bad settings change nothing
     signal.signal(signal.SIGTERM, _interrupt)  # a terminated evaluation stops its workers and keeps its rows
     suite = get_suite(args.suite)
     store = Store(args.db)
@@ -61,8 +63,10 @@ def _board(args, current=()):
     from leaderboard.store import Store
     from leaderboard.suite import get_suite
 
-    store = Store(args.db)
+    store = Store(args.db, readonly=True)  # the board only reads: a mistyped --db creates nothing
     try:
+        if store.missing:
+            print(f"note: {store.path} does not exist: nothing is recorded there yet", file=sys.stderr)
         return build_board(store, get_suite(args.suite), _split(args), current)
     finally:
         store.close()
@@ -86,6 +90,16 @@ def _user_errors(cmd):
     return wrapped
 
 
+def _output_dir(path) -> None:
+    """Check, before any work, that the board's files can be written to ``path`` (created if missing)."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot write the board to {path}: {e.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise ValueError(f"cannot write the board to {path}: the directory is not writable")
+
+
 def _summary(s: Summary) -> str:
     failed = f", {s.failed} failed" + (f" ({s.skipped} skipped after a failure)" if s.skipped else "") if s.failed else ""
     return f"evaluated {s.ok} episodes{failed} in {s.wall_s:.0f} s; {s.already} were already recorded"
@@ -93,10 +107,10 @@ def _summary(s: Summary) -> str:
 
 @_user_errors
 def cmd_evaluate(args) -> int:
-    from leaderboard.entries import resolve
+    from leaderboard.entries import resolve, unique
     from leaderboard.render import md_table, main_table, unranked_table
 
-    entries = [resolve(p) for p in args.policy]
+    entries = unique([resolve(p) for p in args.policy])
     summary = _run(args, entries, args.scenario)
     board = _board(args)
     print(_summary(summary))
@@ -128,7 +142,11 @@ def _power(board) -> int:
 def cmd_leaderboard(args) -> int:
     from leaderboard.entries import registered
     from leaderboard.render import board_dir, markdown, write
+    from leaderboard.suite import get_suite
 
+    out = args.out or (ROOT / board_dir(get_suite(args.suite)) if _split(args) == "test" else None)
+    if out and not args.no_write:
+        _output_dir(out)
     entries = registered()
     summary = _run(args, entries, bounds=not args.power)
     board = _board(args, entries)
@@ -136,7 +154,6 @@ def cmd_leaderboard(args) -> int:
         print(_summary(summary), file=sys.stderr)
         return _power(board)
     print(markdown(board))
-    out = args.out or (ROOT / board_dir(board.suite) if board.split == "test" else None)
     if out and not args.no_write:
         paths = write(board, out)
         print(f"wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
@@ -149,6 +166,8 @@ def cmd_board(args) -> int:
     from leaderboard.entries import registered
     from leaderboard.render import markdown, write
 
+    if args.write:
+        _output_dir(args.write)
     entries = registered()
     board = _board(args, entries)
     if args.power:

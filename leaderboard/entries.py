@@ -1,14 +1,19 @@
 """What the leaderboard evaluates: the baseline heuristics and the submissions under ``submissions/``.
 
-A submission is data: ``submission.toml`` (metadata + what to run) and, for learned policies, a
-safetensors file with its JSON spec (see SUBMISSIONS.md). This module only reads the TOML (a data
-format) and checks it; the policy files are opened by the worker process, never here.
+A submission is data confined to its folder: ``submission.toml`` (metadata + what to run) and, for
+learned policies, a safetensors file with its JSON spec (see SUBMISSIONS.md). This module reads the TOML
+(a data format), checks it, and hashes the folder's files; every file is read with
+``agents.confined`` (regular files inside the folder only, size limited), and anything else in the
+folder (a link, a pipe, a device) makes the submission invalid. The policy files are loaded by the
+worker process, never here. An invalid submission becomes an entry that carries its error, so it is
+recorded as a failure and the evaluation goes on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -16,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import agents
-from agents.heuristics import HEURISTICS
+from agents.confined import MIB, UnsafeFileError, list_confined, read_confined, relative_parts
+from agents.heuristics import HEURISTICS, check_params
+from agents.learned import WEIGHTS_LIMIT
 from leaderboard.suite import BOUND, tree_hash
 from orbit_env.scenario import shipped_scenarios
 
@@ -28,6 +35,13 @@ REQUIRED = {
     "deterministic": bool, "tuned_on": str, "tuning": str, "hardware": str,
 }  # fmt: skip
 OPTIONAL = {"training_env_steps": int, "url": str, "scenarios": list}
+POLICY_FIELDS = {  # kind -> (required, optional) fields of [policy]
+    "heuristic": ({"heuristic": str}, {"params": dict}),
+    "safetensors": ({"spec": str}, {"specs": dict}),
+}
+TOML_LIMIT = MIB  # the shipped submission.toml files are under 3 KiB
+MAX_FILES = 1000  # files in a submission folder (ppo-bc: 17)
+MAX_FOLDER_BYTES = 256 * MIB  # all of a folder's files together (ppo-bc: 1.9 MiB); each at most WEIGHTS_LIMIT
 
 
 class SubmissionError(ValueError):
@@ -49,6 +63,7 @@ class Entry:
     folder: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    files: str = ""  # hash of the folder's files, taken when the submission was read
 
     def task(self) -> dict[str, Any]:
         """What a worker needs to build the policy (JSON)."""
@@ -62,7 +77,7 @@ class Entry:
         h = hashlib.sha256(json.dumps(definition, sort_keys=True).encode())
         h.update(tree_hash(Path(agents.__file__).parent, ("*.py",)).encode())
         if self.folder:
-            h.update(tree_hash(Path(self.folder), ("*",)).encode())
+            h.update(self.files.encode())
         return h.hexdigest()[:12]
 
 
@@ -83,11 +98,49 @@ def _check(table: dict, spec: dict[str, type], where: str, required: bool) -> No
             raise SubmissionError(f"{where}: {key} = {table[key]!r} must be a {typ.__name__}")
 
 
-def _inside(folder: Path, rel: Any, where: str) -> str:
+def _no_unknown(table: dict, known, where: str) -> None:
+    """A misspelt field (``scenario`` for ``scenarios``) would otherwise be ignored without a word."""
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise SubmissionError(f"{where}: unknown field {', '.join(map(repr, unknown))}; the fields are {', '.join(known)}")
+
+
+def _inside(rel: Any, where: str) -> str:
     """A relative path that stays inside the submission folder."""
-    if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
-        raise SubmissionError(f"{where}: {rel!r} must be a relative path inside the submission folder")
+    try:
+        relative_parts(rel, "path")
+    except UnsafeFileError:
+        raise SubmissionError(f"{where}: {rel!r} must be a relative path inside the submission folder") from None
     return rel
+
+
+def folder_hash(folder: Path) -> str:
+    """sha256 over the relative paths and contents of a submission's files (as ``suite.tree_hash`` of the
+    folder would give), each read as a regular file inside it; UnsafeFileError for anything else."""
+    h = hashlib.sha256()
+    for rel, _ in list_confined(folder, MAX_FILES, MAX_FOLDER_BYTES, "submission folder"):
+        h.update(rel.encode() + b"\0" + read_confined(folder, rel, WEIGHTS_LIMIT, "submission file") + b"\0")
+    return h.hexdigest()[:12]
+
+
+def _parse(toml: Path) -> dict:
+    """The TOML document of a submission.toml read as a regular file inside its folder, size limited."""
+    try:
+        text = read_confined(toml.parent, toml.name, TOML_LIMIT, "submission file").decode()
+    except FileNotFoundError:
+        raise SubmissionError(f"{toml} not found: a submission is a folder with a submission.toml") from None
+    except UnsafeFileError as e:
+        raise SubmissionError(str(e)) from None
+    except UnicodeDecodeError as e:
+        raise SubmissionError(f"{toml} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); TOML is UTF-8") from None
+    except OSError as e:
+        raise SubmissionError(f"cannot read {toml}: {e.strerror}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SubmissionError(f"{toml} is not valid TOML: {e}") from None
+    except RecursionError:
+        raise SubmissionError(f"{toml} is not valid TOML: nested too deeply") from None
 
 
 def read_submission(folder: Path) -> Entry:
@@ -95,39 +148,62 @@ def read_submission(folder: Path) -> Entry:
     folder = Path(folder)
     toml = folder if folder.suffix == ".toml" else folder / "submission.toml"
     folder = toml.parent
-    try:
-        doc = tomllib.loads(toml.read_text())
-    except FileNotFoundError:
-        raise SubmissionError(f"{toml} not found: a submission is a folder with a submission.toml") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise SubmissionError(f"{toml} is not valid TOML: {e}") from None
+    doc = _parse(toml)
     meta, policy = doc.get("submission"), doc.get("policy")
     if not isinstance(meta, dict) or not isinstance(policy, dict):
         raise SubmissionError(f"{toml}: needs a [submission] table and a [policy] table; copy leaderboard/SUBMISSION_TEMPLATE.toml")
+    _no_unknown(doc, ("submission", "policy"), str(toml))
+    _no_unknown(meta, (*REQUIRED, *OPTIONAL), f"{toml} [submission]")
     _check(meta, REQUIRED, f"{toml} [submission]", True)
     _check(meta, OPTIONAL, f"{toml} [submission]", False)
     if not NAME_RE.match(meta["name"]):
         raise SubmissionError(f"{toml}: name {meta['name']!r} must be lower-case letters, digits and '-' (at most 64)")
     if meta["name"] in HEURISTICS or meta["name"] == BOUND:
         raise SubmissionError(f"{toml}: name {meta['name']!r} is taken by a baseline or the upper bound; choose another")
+    if not meta["authors"] or not all(isinstance(a, str) and a.strip() for a in meta["authors"]):
+        raise SubmissionError(f"{toml}: authors = {meta['authors']!r} must be a list of names")
+    if meta.get("training_env_steps", 0) < 0:
+        raise SubmissionError(f"{toml}: training_env_steps = {meta['training_env_steps']} must be >= 0")
     scenarios = tuple(meta.get("scenarios", ()))
-    unknown = [sc for sc in scenarios if sc not in shipped_scenarios()]
+    unknown = [sc for sc in scenarios if not isinstance(sc, str) or sc not in shipped_scenarios()]
     if unknown or (meta.get("scenarios") is not None and not scenarios):
         raise SubmissionError(f"{toml}: scenarios = {list(scenarios)} must name shipped scenarios: {', '.join(shipped_scenarios())}")
-    common = {"folder": str(folder), "meta": meta, "scenarios": scenarios}
     kind = meta["kind"]
+    if kind not in KINDS:
+        raise SubmissionError(f"{toml}: kind = {kind!r} is not one of {', '.join(KINDS)}")
     where = f"{toml} [policy]"
+    required, optional = POLICY_FIELDS[kind]
+    _no_unknown(policy, (*required, *optional), f"{where} (kind = {kind!r})")
+    _check(policy, required, where, True)
+    _check(policy, optional, where, False)
+    try:
+        common = {"folder": str(folder), "meta": meta, "scenarios": scenarios, "files": folder_hash(folder)}
+    except UnsafeFileError as e:
+        raise SubmissionError(str(e)) from None
+    except OSError as e:
+        raise SubmissionError(f"cannot read {e.filename} in the submission folder: {e.strerror}") from None
     if kind == "heuristic":
-        _check(policy, {"heuristic": str}, where, True)
-        _check(policy, {"params": dict}, where, False)
-        return Entry(meta["name"], kind, heuristic=policy["heuristic"], params=policy.get("params", {}), **common)
-    if kind == "safetensors":
-        _check(policy, {"spec": str}, where, True)
-        _check(policy, {"specs": dict}, where, False)
-        specs = {"*": _inside(folder, policy["spec"], where)}
-        specs.update({sc: _inside(folder, rel, where) for sc, rel in policy.get("specs", {}).items()})
-        return Entry(meta["name"], kind, specs=specs, **common)
-    raise SubmissionError(f"{toml}: kind = {kind!r} is not one of {', '.join(KINDS)}")
+        params = policy.get("params", {})
+        try:  # a heuristic only the worker knows (tests register some) still gets numbers: they go out as JSON
+            if policy["heuristic"] in HEURISTICS:
+                check_params(policy["heuristic"], params)
+            elif any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in params.values()):
+                raise ValueError(f"params = {params!r} must all be numbers")
+        except ValueError as e:
+            raise SubmissionError(f"{where}: {e}") from None
+        return Entry(meta["name"], kind, heuristic=policy["heuristic"], params=params, **common)
+    bad = [sc for sc in policy.get("specs", {}) if sc not in shipped_scenarios()]
+    if bad:
+        raise SubmissionError(f"{where}: specs names {', '.join(map(repr, bad))}, not shipped scenarios: {', '.join(shipped_scenarios())}")
+    specs = {"*": _inside(policy["spec"], where)}
+    specs.update({sc: _inside(rel, where) for sc, rel in policy.get("specs", {}).items()})
+    return Entry(meta["name"], kind, specs=specs, **common)
+
+
+def invalid(folder: Path, error: str) -> Entry:
+    """An entry for a submission that cannot be evaluated, named after its folder with a trailing '/': no
+    valid name has one, so its recorded failure can never be taken for a baseline's or another entry's."""
+    return Entry(f"{folder.name}/", "invalid", folder="", error=error)
 
 
 def submission_entry(folder: Path) -> Entry:
@@ -136,13 +212,35 @@ def submission_entry(folder: Path) -> Entry:
         return read_submission(folder)
     except SubmissionError as e:
         folder = Path(folder)
-        return Entry((folder.parent if folder.suffix == ".toml" else folder).name, "invalid", folder="", error=str(e))
+        return invalid(folder.parent if folder.suffix == ".toml" else folder, str(e))
+
+
+def unique(entries: list[Entry]) -> list[Entry]:
+    """The entries without exact repeats; entries of different folders that share a name all become invalid,
+    each naming every folder, so that neither reaches the board in the other's place."""
+    entries = [e for i, e in enumerate(entries) if e not in entries[:i]]
+    folders: dict[str, list[str]] = {}
+    for e in entries:
+        if e.folder:  # a readable submission (baselines and invalid entries have none)
+            folders.setdefault(e.name, []).append(e.folder)
+    return [
+        invalid(Path(e.folder), f"{len(folders[e.name])} submission folders declare name {e.name!r}: "
+                f"{', '.join(folders[e.name])}; each submission needs a name of its own")  # fmt: skip
+        if len(folders.get(e.name, ())) > 1 else e
+        for e in entries
+    ]
 
 
 def registered(submissions_dir: Path = SUBMISSIONS_DIR) -> list[Entry]:
-    """The baselines, then every folder under ``submissions_dir`` that has a submission.toml."""
-    folders = sorted(p.parent for p in Path(submissions_dir).glob("*/submission.toml"))
-    return baselines() + [submission_entry(f) for f in folders]
+    """The baselines, then every folder under ``submissions_dir`` that has a submission.toml (a folder that
+    is a symbolic link is refused: its files would live outside the submissions)."""
+    entries = baselines()
+    for d in sorted(Path(submissions_dir).iterdir()):
+        if d.is_symlink() and d.is_dir():
+            entries.append(invalid(d, f"{d} is a symbolic link: a submission is a folder of its own under {submissions_dir}"))
+        elif d.is_dir() and os.path.lexists(d / "submission.toml"):
+            entries.append(submission_entry(d))
+    return unique(entries)
 
 
 def resolve(name_or_path: str) -> Entry:

@@ -5,6 +5,11 @@ longest first. Each result is written to the store as soon as it arrives, in its
 interrupted evaluation resumes where it stopped. An entry whose episode fails (its policy cannot be
 loaded, raises, returns malformed actions, kills its worker or exceeds the time limit) gets that failure
 recorded with the reason, and its remaining episodes are skipped; everything else carries on.
+
+Only a policy's own failures are recorded. Settings that cannot work (no workers, a time limit <= 0) are
+refused before anything runs; a scenario a worker cannot build, or builds slower than the time limit,
+stops the evaluation without recording anything for it; and a time-out recorded under a shorter limit
+than the present one is tried again, so rerunning with the default limit repairs it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from orbit_env.ephemeris import satellite_count
 from orbit_env.scenario import load_scenario
 
 DEFAULT_TIMEOUT_S = 600.0
+TIMEOUT = "time-out:"  # how a time-out's reason starts
 ROOT = Path(__file__).resolve().parents[1]  # where the packages live, for the workers' import path
 
 
@@ -57,6 +63,15 @@ class Summary:
     wall_s: float
 
 
+def check_settings(workers: int | None, timeout_s: float) -> None:
+    """ValueError for settings under which every episode would fail: such failures would be the evaluator's,
+    not the policies', so nothing may run with them."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"--workers {workers!r}: the number of worker processes must be at least 1")
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < float("inf"):
+        raise ValueError(f"--timeout {timeout_s!r}: the time an episode may take must be a positive, finite number of seconds")
+
+
 def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -75,7 +90,8 @@ class WorkerProcess:
         self.buf = b""
         self.ready = False  # set when the worker has started and said so
         self.task: Task | None = None
-        self.started = 0.0
+        self.started = 0.0  # when the task was sent, then when its scenario was built
+        self.built = False  # whether the worker has built the task's scenario
 
     def fileno(self) -> int:
         return self.proc.stdout.fileno()
@@ -84,7 +100,7 @@ class WorkerProcess:
         """Hand over a task; False if the process has already gone."""
         ep = task.episode
         line = {"id": task.id, "entry": task.entry.task(), "scenario": ep.scenario, "seed": ep.seed, "max_cycles": ep.max_cycles}
-        self.task, self.started = task, time.monotonic()
+        self.task, self.started, self.built = task, time.monotonic(), False
         try:
             self.proc.stdin.write((json.dumps(line) + "\n").encode())
             self.proc.stdin.flush()
@@ -132,6 +148,8 @@ def parse_reply(raw: bytes, task: Task) -> tuple[str, str, dict[str, float] | No
         reply = json.loads(raw)
         if reply.get("id") != task.id:
             raise ValueError(f"reply for task {reply.get('id')!r}, expected {task.id}")
+        if reply.get("status") == "error":
+            raise EvaluationError(f"a worker {str(reply.get('reason', ''))[:2000]}; nothing was recorded for this episode")
         if reply.get("status") == "failed":
             return "failed", str(reply.get("reason", ""))[:2000], None
         metrics = reply["metrics"]
@@ -153,11 +171,20 @@ def check_ready(raw: bytes, expected_env: str) -> None:
         )
 
 
-def plan(entries: Sequence[Entry], suite: Suite, key: Key, store: Store, scenarios=None, retry_failed=False) -> tuple[list[Task], int]:
+def timed_out_sooner(row: Row, timeout_s: float) -> bool:
+    """Whether ``row`` is a time-out recorded under a shorter limit than ``timeout_s`` (its wall time is
+    just over that limit): with more time the episode may well finish."""
+    return row.status == "failed" and row.reason.startswith(TIMEOUT) and row.wall_s is not None and row.wall_s < timeout_s
+
+
+def plan(
+    entries: Sequence[Entry], suite: Suite, key: Key, store: Store, scenarios=None, retry_failed=False, timeout_s=DEFAULT_TIMEOUT_S
+) -> tuple[list[Task], int]:
     """The episodes still to run, longest first, and how many are already recorded.
 
-    An entry with a recorded failure is done (the board reports it) unless ``retry_failed``; an entry
-    whose submission could not be read gets that failure recorded here without starting anything.
+    An entry with a recorded failure is done (the board reports it) unless ``retry_failed``, or unless
+    its failures are all time-outs under a shorter limit than ``timeout_s``; an entry whose submission
+    could not be read gets that failure recorded here without starting anything.
     """
     episodes = suite.episodes(key.split, scenarios)
     tasks: list[Task] = []
@@ -165,10 +192,12 @@ def plan(entries: Sequence[Entry], suite: Suite, key: Key, store: Store, scenari
     for entry in entries:
         h = entry.hash
         store.add_entry(entry.name, h, entry.kind, entry.meta)
-        if retry_failed:
-            store.forget_failures(key, entry.name, h)
         rows = store.rows(key, entry.name, h)
-        if any(r.status == "failed" for r in rows):
+        failures = [r for r in rows if r.status == "failed"]
+        if failures and (retry_failed or all(timed_out_sooner(r, timeout_s) for r in failures)):
+            store.forget_failures(key, entry.name, h)
+            rows = [r for r in rows if r.status == "ok"]
+        elif failures:
             already += len(rows)
             continue
         if entry.error:
@@ -199,9 +228,10 @@ def evaluate(
 
     ``worker_cmd`` replaces ``python -m leaderboard.worker`` (for a sandbox wrapper, or tests).
     """
+    check_settings(workers, timeout_s)
     t0 = time.monotonic()
     key = Key(suite.name, suite.hash, env_hash(), split)
-    tasks, already = plan(entries, suite, key, store, tuple(scenarios or ()), retry_failed)
+    tasks, already = plan(entries, suite, key, store, tuple(scenarios or ()), retry_failed, timeout_s)
     pending = deque(tasks)
     failed_entries: set[str] = set()
     ok = failed = skipped = 0
@@ -263,6 +293,8 @@ def evaluate(
                     if raw.startswith(b'{"ready"'):
                         check_ready(raw, key.env_hash)
                         w.ready = True
+                    elif raw.startswith(b'{"built"'):
+                        w.started, w.built = time.monotonic(), True
                     elif w.task is not None:
                         finish(w.task, *parse_reply(raw, w.task), time.monotonic() - w.started)
                         w.task = None
@@ -272,7 +304,12 @@ def evaluate(
                     replace(w)
             now = time.monotonic()
             for w in [w for w in pool if w.task and now - w.started > timeout_s]:
-                finish(w.task, "failed", f"time-out: the episode took longer than {timeout_s:g} s", None, now - w.started)
+                if not w.built:
+                    raise EvaluationError(
+                        f"a worker took longer than the time limit ({timeout_s:g} s) to build scenario {w.task.episode.scenario}, "
+                        "before any policy ran; nothing was recorded for it: rerun (the ephemeris cache is then warm) or raise --timeout"
+                    )
+                finish(w.task, "failed", f"{TIMEOUT} the episode took longer than {timeout_s:g} s", None, now - w.started)
                 replace(w)
     finally:
         for w in list(pool):

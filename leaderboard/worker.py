@@ -1,10 +1,12 @@
 """The evaluation worker: a separate process that builds policies and runs episodes.
 
 The evaluator starts it as ``python -m leaderboard.worker`` and talks to it in JSON lines: the worker
-says ``{"ready": true, "env": <env hash>}`` once started (episode time limits count from then; the
-evaluator checks that the env it imported is the one results are keyed by), then gets one task per
-line on stdin (``{"id", "entry", "scenario", "seed", "max_cycles"}``), one reply per line on the
-protocol channel (``{"id", "status": "ok", "metrics"}`` or ``{"id", "status": "failed", "reason"}``).
+says ``{"ready": true, "env": <env hash>}`` once started (the evaluator checks that the env it imported
+is the one results are keyed by), then gets one task per line on stdin (``{"id", "entry", "scenario",
+"seed", "max_cycles"}``). For each it says ``{"built": id}`` once the scenario is built (the episode's
+time limit counts from then: building a scenario on a cold cache is not the policy's time), then
+replies ``{"id", "status": "ok", "metrics"}``, ``{"id", "status": "failed", "reason"}`` (the policy's
+failure) or ``{"id", "status": "error", "reason"}`` (the scenario could not be built: the evaluation's).
 Policy files are opened only here. Whatever a policy prints goes to stderr, so it cannot corrupt the
 protocol; an exception or malformed actions become a failed reply; if the process dies or hangs, the
 evaluator notices and records that instead.
@@ -18,7 +20,7 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -33,24 +35,15 @@ class PolicyError(Exception):
     """The policy misbehaved; the message is the recorded reason."""
 
 
-def spec_path(entry: dict[str, Any], scenario: str) -> Path:
-    """The spec file a safetensors entry uses on ``scenario``, checked to lie inside its folder."""
-    folder = Path(entry["folder"]).resolve()
-    rel = entry["specs"].get(scenario, entry["specs"]["*"])
-    path = (folder / rel).resolve()
-    if not path.is_relative_to(folder):
-        raise PolicyError(f"spec {rel!r} resolves outside the submission folder")
-    return path
-
-
 def build_policy(entry: dict[str, Any], env: OrbitComputeEnv) -> ArrayPolicy:
     """The entry's policy for ``env``: a shipped heuristic, or network weights read by agents.learned."""
     if entry["kind"] in ("baseline", "heuristic"):
         return make_policy(entry["heuristic"], env, **entry["params"])
-    if entry["kind"] == "safetensors":
+    if entry["kind"] == "safetensors":  # spec and weights: regular files inside the submission folder only
         from agents.learned import LearnedPolicy
 
-        return LearnedPolicy.for_env(env, path=spec_path(entry, env.scenario.name))
+        rel = entry["specs"].get(env.scenario.name, entry["specs"]["*"])
+        return LearnedPolicy.for_env(env, path=rel, root=entry["folder"])
     raise PolicyError(f"unknown entry kind {entry['kind']!r}")
 
 
@@ -93,14 +86,18 @@ class Worker:
         self.envs: dict[tuple[str, int], OrbitComputeEnv] = {}
         self.policies: dict[tuple[str, str], ArrayPolicy] = {}
 
-    def run(self, task: dict[str, Any]) -> dict[str, Any]:
+    def run(self, task: dict[str, Any], built: Callable[[], None] = lambda: None) -> dict[str, Any]:
+        """The reply to one task; ``built()`` is called once the scenario is built (the episode's time limit
+        counts from then). A scenario that cannot be built is the evaluation's failure (status ``error``),
+        not the policy's."""
         entry, scenario = task["entry"], task["scenario"]
         key = (scenario, task["max_cycles"])
         try:
             if key not in self.envs:
                 self.envs[key] = OrbitComputeEnv(scenario, max_cycles=task["max_cycles"])
         except Exception as e:  # noqa: BLE001
-            return {"status": "failed", "reason": f"could not build scenario {scenario}: {_where(e)}"}
+            return {"status": "error", "reason": f"could not build scenario {scenario}: {_where(e)}"}
+        built()
         env = self.envs[key]
         pkey = (json.dumps(entry, sort_keys=True), scenario)
         try:
@@ -129,16 +126,20 @@ def _die_with_parent() -> None:
 def main() -> None:
     """Serve tasks until stdin closes. The protocol uses a private copy of stdout; fd 1 becomes stderr."""
     _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the evaluator's: it stops the workers, records nothing for them
     proto = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
-    proto.write(json.dumps({"ready": True, "env": env_hash()}) + "\n")
-    proto.flush()
+
+    def say(message: dict[str, Any]) -> None:
+        proto.write(json.dumps(message) + "\n")
+        proto.flush()
+
+    say({"ready": True, "env": env_hash()})
     worker = Worker()
     for line in sys.stdin:
         task = json.loads(line)
-        reply = worker.run(task)
-        proto.write(json.dumps({"id": task["id"], **reply}) + "\n")
-        proto.flush()
+        reply = worker.run(task, lambda: say({"built": task["id"]}))
+        say({"id": task["id"], **reply})
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def test_make_policy_rejects_unknown_names_and_parameters():
         make_policy("nope", env)
     with pytest.raises(ValueError, match="edf-safe has no parameter soc; its parameters: .*soc_margin"):
         make_policy("edf-safe", env, soc=0.1)
-    with pytest.raises(ValueError, match="soc_margin = 'high' must be a float"):
+    with pytest.raises(ValueError, match="soc_margin = 'high' must be a finite float"):
         make_policy("edf-safe", env, soc_margin="high")
     assert make_policy("balance", env, soc_margin=0.2, relay_margin_min=5).soc_margin == 0.2
 

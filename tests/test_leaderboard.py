@@ -195,20 +195,20 @@ def test_bad_submissions_are_recorded_as_failures_with_reasons(tmp_path):
         "dies": "the worker process died (exit code 3): about to exit",
         "hangs": "time-out: the episode took longer than 5 s",
         "unknown-heuristic": "could not load the policy: ValueError: unknown policy 'best-policy-ever'",
-        "unknown-param": "edf-safe has no parameter soc_margn",
+        "unknown-param/": "edf-safe has no parameter soc_margn",  # refused when read: named after its folder
         "net-corrupt": "do not match the sha256",
         "net-wrong-actions": "action space mismatch: the policy was trained on Discrete(5)",
         "net-missing": "not found",
-        "not-toml": "is not valid TOML",
-        "incomplete": "missing field 'authors'",
+        "not-toml/": "is not valid TOML",
+        "incomplete/": "missing field 'authors'",
     }
     for name, reason in expected_failures.items():
         assert status[name][0] == "failed", (name, status[name])
         assert reason in status[name][1], (name, status[name][1])
     for name in ("edf", "chatty", "cautious", "net"):  # good entries finish despite the bad ones around them
         assert status[name] == ("ranked", ""), (name, status[name])
-    # 4 good entries x 2 episodes; the 10 readable bad ones fail on (at least) one episode each and skip the rest
-    assert summary.ok == 8 and summary.failed + summary.skipped == 20 and summary.failed >= 10
+    # 4 good entries x 2 episodes; the 9 readable bad ones fail on (at least) one episode each and skip the rest
+    assert summary.ok == 8 and summary.failed + summary.skipped == 18 and summary.failed >= 9
 
 
 def test_submission_paths_must_stay_inside_the_folder(tmp_path):

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from safetensors.numpy import save
 
-from agents.learned import FORMAT, FORMAT_VERSION
+from agents.learned import FORMAT, FORMAT_VERSION, check_policy
 from orbit_env import ENV_VERSION, __version__
 from orbit_env.actions import ActionLayout
 from orbit_env.atomic import atomic_write
@@ -87,6 +87,7 @@ def export_policy(
         "act": {"deterministic": deterministic},
         "weights": {"file": path.name, "sha256": hashlib.sha256(blob).hexdigest()},
     }
+    check_policy(spec, tensors, path)  # e.g. a diverged run's NaN weights: refused now, not when evaluated
     spec_path = path.with_suffix(".json")
     atomic_write_bytes(path, blob)
     atomic_write_bytes(spec_path, (json.dumps(spec, indent=1) + "\n").encode())
