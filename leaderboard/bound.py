@@ -249,12 +249,12 @@ def solve(ep: Episode, bucket_steps: int, time_limit_s: float = 60.0) -> Bound:
     ok = (deliver < T) & (deliver * ep.dt < hi_s)
     w = np.where(ok, _discounted(ep, j, np.maximum(t_s, lo_s)), 0.0)
     keep = w > 0
+    if not keep.any():
+        return Bound(0.0, time.perf_counter() - t0, 0, 0, "optimal (no job can be delivered in the window)")
     j, b, w = _merge_credits(ep, j[keep], b[keep], w[keep])
     per_job = np.zeros(len(ep.work))
     np.maximum.at(per_job, j, w)
     trivial = float(per_job.sum())
-    if not len(j):
-        return Bound(0.0, time.perf_counter() - t0, 0, 0, "no job can be delivered in the window")
 
     cols, eq, ub = _Columns(), _Rows(), _Rows()
     z = cols.add(len(j), cost=-w, hi=1.0)
