@@ -44,8 +44,14 @@ else is dropped, which can only raise the optimum.
   cannot empty a battery from the safe-mode threshold, no load goes unmet; otherwise that much unmet
   load is given away free.
 
-A time limit that stops HiGHS before optimality returns the per-job bound (every job's best value
-summed), which stays valid.
+## Solving
+First a feasibility check: if every job can take its best credit, the per-job bound (each job's best
+value, summed) is the optimum. Otherwise HiGHS's interior point solves the program. Credits of one job
+within 1.4% of each other are merged into one at the later bucket with the larger credit (valid: a later
+completion is never harder). A time limit that stops HiGHS before optimality returns the per-job bound,
+which stays valid. Size: one credit variable per (job, bucket of distinct credit), one compute variable
+per (group, bucket, power level), four energy variables per bucket; one row per job, per (group,
+bucket) and a few per bucket.
 """
 
 from __future__ import annotations
@@ -60,10 +66,10 @@ from scipy.optimize import linprog
 
 from orbit_env.env import OrbitComputeEnv
 from orbit_env.physics.links import bytes_per_step
-from orbit_env.sim import Place
+from orbit_env.sim import Place, value_at
 
-TARGET_BUCKETS = 96  # buckets per episode unless the job count makes the program too large
-MAX_JOB_BUCKETS = 1_500_000  # cap on (job, bucket) credit variables: about 60 s of HiGHS on one core
+BUCKET_S = 600.0  # bucket length unless the job count makes the program too large
+MAX_CREDITS = 300_000  # about 30 s of HiGHS's interior point on one core when the full program must be solved
 SAFETY = 1e-6  # relative margin above HiGHS's optimum (its feasibility tolerance is ~1e-7)
 METHOD = "highs-ipm"  # interior point: 5-10x faster than dual simplex on the large programs
 CREDIT_BINS_PER_HALVING = 50  # credits of one job within a factor 2^(1/50) (1.4%) of each other are merged
@@ -141,12 +147,6 @@ def kth_contact(contact: np.ndarray, k: int) -> np.ndarray:
     at = np.where(ok, steps[np.minimum(offset[:, None] + pos, len(steps) - 1)], T)
     out[:T] = at.min(axis=0)
     return out
-
-
-def _discounted(ep: Episode, j: np.ndarray, t_s: np.ndarray) -> np.ndarray:
-    """The value of jobs j delivered at t_s (the simulator's ``value_at``)."""
-    late = np.maximum(t_s - ep.deadline_s[j], 0.0)
-    return ep.value[j] * 0.5 ** (late / (ep.half_life_h * 3600.0))
 
 
 def job_windows(ep: Episode) -> tuple[np.ndarray, np.ndarray]:
@@ -247,7 +247,7 @@ def solve(ep: Episode, bucket_steps: int, time_limit_s: float = 60.0) -> Bound:
         deliver[sel] = kth_contact(ep.contact, int(k))[t_done[sel]]
     t_s = (deliver + 1) * ep.dt
     ok = (deliver < T) & (deliver * ep.dt < hi_s)
-    w = np.where(ok, _discounted(ep, j, np.maximum(t_s, lo_s)), 0.0)
+    w = np.where(ok, value_at(ep, j, np.maximum(t_s, lo_s), ep.half_life_h), 0.0)  # ep has the fields value_at reads
     keep = w > 0
     if not keep.any():
         return Bound(0.0, time.perf_counter() - t0, 0, 0, "optimal (no job can be delivered in the window)")
@@ -376,7 +376,7 @@ def episode_of(env) -> Episode:
         arrive=arrive,
         up_steps=up_steps,
         down_steps=down_steps,
-        drop_s=jobs.deadline_s[idx] + wl.drop_after_h * 3600.0,
+        drop_s=np.where(uplinking, np.inf, jobs.deadline_s[idx] + wl.drop_after_h * 3600.0),  # only the ground drops
         model=m.astype(np.int64),
         work=np.maximum(jobs.work[idx] - sim.done_work[idx], 0.0),
         deadline_s=jobs.deadline_s[idx],
@@ -417,12 +417,9 @@ def _unmet_wh(env, sunlit, contact, solar_w) -> float:
 
 
 def default_bucket_steps(ep: Episode) -> int:
-    """Buckets of about 1/TARGET_BUCKETS of the episode, larger when jobs x buckets would exceed MAX_JOB_BUCKETS."""
+    """Buckets of BUCKET_S, longer when (jobs x buckets) / 2, about the credit variables, would exceed MAX_CREDITS."""
     T = ep.n_steps
-    steps = max(1, math.ceil(T / TARGET_BUCKETS))
-    while len(ep.work) * (T / steps) / 2 > MAX_JOB_BUCKETS:  # a job's credits span half the episode on average
-        steps += 1
-    return steps
+    return max(1, math.ceil(BUCKET_S / ep.dt), math.ceil(len(ep.work) * T / (2 * MAX_CREDITS)))
 
 
 def episode_bound(
