@@ -17,7 +17,9 @@ else is dropped, which can only raise the optimum.
   ``rate_per_level[model, p]`` units and draws ``n_accel x cap_p`` W.
 - Delivery: a finished result goes down in contact steps (from the step it finishes), ceil(result
   bytes / downlink bytes per step) of them on one satellite; its value is ``value_at`` the delivery time,
-  counted only inside the measurement window.
+  counted only inside the measurement window (``[episode] measure_start_h / measure_end_h``, the whole
+  episode when absent; a delivery step counts if it ends after the start and begins before the end, so
+  either reading of the window's edges is covered).
 - Energy: solar (sunlit steps x array power), the always-on bus and the radio in contact (when
   stations have unlimited antennas) are paid from the array or the battery; the battery stores
   ``charge_efficiency`` of what it takes (at most ``max_charge_w``), gives ``discharge_efficiency``,
@@ -70,14 +72,19 @@ from orbit_env.sim import Place, value_at
 
 BUCKET_S = 600.0  # bucket length unless the job count makes the program too large
 MAX_CREDITS = 300_000  # about 30 s of HiGHS's interior point on one core when the full program must be solved
-SAFETY = 1e-6  # relative margin above HiGHS's optimum (its feasibility tolerance is ~1e-7)
+SAFETY = 1e-6  # relative margin above every result: HiGHS's tolerance is ~1e-7, float sums differ by ~1e-15
 METHOD = "highs-ipm"  # interior point: 5-10x faster than dual simplex on the large programs
 CREDIT_BINS_PER_HALVING = 50  # credits of one job within a factor 2^(1/50) (1.4%) of each other are merged
 
 
 @dataclass(frozen=True)
 class Bound:
-    """An upper bound on ``window_value`` for one episode, and the size and outcome of the program."""
+    """An upper bound on ``window_value`` for one episode, and the size and outcome of the program.
+
+    ``status``: "optimal" (HiGHS solved the program), "optimal (every job at its best)" (the per-job bound
+    is feasible, so it is the optimum), "optimal (no job can be delivered in the window)", or
+    "per-job bound (<HiGHS message>)" when HiGHS stopped early (time limit): still a valid bound, looser.
+    """
 
     value: float
     seconds: float
@@ -254,7 +261,7 @@ def solve(ep: Episode, bucket_steps: int, time_limit_s: float = 60.0) -> Bound:
     j, b, w = _merge_credits(ep, j[keep], b[keep], w[keep])
     per_job = np.zeros(len(ep.work))
     np.maximum.at(per_job, j, w)
-    trivial = float(per_job.sum())
+    trivial = float(per_job.sum()) * (1 + SAFETY)  # the margin covers summation order as well
 
     cols, eq, ub = _Columns(), _Rows(), _Rows()
     z = cols.add(len(j), cost=-w, hi=1.0)
