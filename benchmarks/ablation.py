@@ -10,7 +10,8 @@ The score is the value delivered in the window [measure_start_h, end of episode)
 empty constellation is left out. Once the scenario carries the suite v2 episode fields, the env's own
 ``metrics()["window_value"]`` is used instead.
 
-    python benchmarks/ablation.py [--seeds 0-19] [--scenarios heat-radiator-16 ...] [--all-policies] [--workers 2]
+    python benchmarks/ablation.py [--seeds 0-19] [--scenarios heat-radiator-16 ...] [--all-policies] [--relax]
+                                  [--other-seeds 0-5] [--workers 2]
 """
 
 from __future__ import annotations
@@ -103,29 +104,32 @@ def _job(args):
     return args, run_episode(scenario, policy, seed, start_h, overrides or None)
 
 
-def report(a: Ablation, pols: list[str], seeds: list[int], results: dict, args) -> None:
-    """Print one scenario's policies, its ablation and the top-four spread."""
-    rows = {pol: [results[(a.scenario, pol, s, a.measure_start_h, ())] for s in seeds] for pol in pols}
-    print(f"\n== {a.scenario} (constraint: {a.constraint}; window from {a.measure_start_h:g} h; seeds {args.seeds})")
-    for pol, r in rows.items():
+def report(a: Ablation, rest: list[str], seeds: list[int], others: list[int], results: dict, args) -> None:
+    """Print one scenario's policies, its ablation and the top-four spread (over the seeds all policies share)."""
+    row = lambda pol, ss: [results[(a.scenario, pol, s, a.measure_start_h, ())] for s in ss]  # noqa: E731
+    rows = {pol: row(pol, seeds) for pol in (a.blind, a.aware)}
+    print(f"\n== {a.scenario} (constraint: {a.constraint}; window from {a.measure_start_h:g} h; seeds {args.seeds}"
+          f"{'' if others == seeds else f', other policies on {args.other_seeds}'})")
+    for pol, r in {**rows, **{pol: row(pol, others) for pol in rest}}.items():
         col = lambda k: np.mean([x[k] for x in r])  # noqa: E731
-        print(f"  {pol:<9} value {col('value'):9.2f}  safe-mode {col('safe_mode_entries'):6.1f}  shutdowns {col('thermal_shutdowns'):6.1f}"
+        print(f"  {pol:<9} (n={len(r):2d}) value {col('value'):9.2f}  safe-mode {col('safe_mode_entries'):6.1f}  shutdowns {col('thermal_shutdowns'):6.1f}"
               f"  upsets {col('upsets'):5.1f}  lost {col('work_lost_s') / 3600:7.2f} GPU-h  cpu {col('cpu_s'):5.2f} s")
     diff = np.array([x["value"] for x in rows[a.aware]]) - np.array([x["value"] for x in rows[a.blind]])
     st = paired_stats(diff)
-    blind_mean = np.mean([x["value"] for x in rows[a.blind]])
-    print(f"  ablation {a.aware} - {a.blind}: {st['mean']:+.2f} ({st['mean'] / blind_mean:+.1%} of {a.blind}), "
+    aware_mean = np.mean([x["value"] for x in rows[a.aware]])
+    print(f"  ablation {a.aware} - {a.blind}: {st['mean']:+.2f} ({st['mean'] / aware_mean:+.1%} of {a.aware}), "
           f"95% CI [{st['lo']:+.2f}, {st['hi']:+.2f}], wins {int((diff > 0).sum())}/{len(diff)}, "
           f"p Wilcoxon {st['p_wilcoxon']:.2g}, p sign-flip {st['p_perm']:.2g}")
     if args.relax:
-        lifted = np.array([results[(a.scenario, a.aware, s, a.measure_start_h, a.relax)]["value"] for s in seeds])
-        aware = np.array([x["value"] for x in rows[a.aware]])
+        lifted = np.array([results[(a.scenario, a.aware, s, a.measure_start_h, a.relax)]["value"] for s in others])
+        aware = np.array([x["value"] for x in row(a.aware, others)])
         print(f"  {a.aware} with the constraint lifted ({', '.join(f'{k}={v}' for k, v in a.relax)}): "
               f"{lifted.mean():.2f}, {lifted.mean() / aware.mean() - 1:+.1%}: what the constraint costs the aware policy")
     if args.all_policies:
-        means = {pol: float(np.mean([x["value"] for x in r])) for pol, r in rows.items() if pol != "random"}
+        means = {pol: float(np.mean([x["value"] for x in row(pol, others)])) for pol in (a.blind, a.aware, *rest) if pol != "random"}
         best, spread = top_spread(means)
-        print(f"  top four {', '.join(best)}: best - fourth = {spread:.1%} of the best")
+        print(f"  top four (random excluded, seeds {args.other_seeds or args.seeds}): "
+              f"{', '.join(f'{b} {means[b]:.2f}' for b in best)}; best - fourth = {spread:.1%} of the best")
     print(flush=True)
 
 
@@ -137,17 +141,22 @@ def main(argv=None) -> int:
     p.add_argument("--scenarios", nargs="*", default=[a.scenario for a in ABLATIONS])
     p.add_argument("--all-policies", action="store_true", help="also run every other heuristic (for the top-4 spread)")
     p.add_argument("--relax", action="store_true", help="also rerun the aware policy with the constraint lifted")
+    p.add_argument("--other-seeds", help="seeds for the other heuristics and the lifted rerun (default: --seeds)")
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args(argv)
     seeds = seed_range(args.seeds)
+    others = seed_range(args.other_seeds) if args.other_seeds else seeds
+    if not set(others) <= set(seeds):
+        p.error(f"--other-seeds {args.other_seeds} must lie within --seeds {args.seeds} (the ablation pair runs on those)")
     ablations = [a for a in ABLATIONS if a.scenario in args.scenarios]
     with ProcessPoolExecutor(args.workers) as ex:
         for a in ablations:  # one scenario at a time, printed as soon as it is done
-            pols = list(HEURISTICS) if args.all_policies else [a.blind, a.aware]
-            jobs = [(a.scenario, pol, s, a.measure_start_h, ()) for pol in pols for s in seeds]
-            jobs += [(a.scenario, a.aware, s, a.measure_start_h, a.relax) for s in seeds] if args.relax else []
+            rest = [p for p in HEURISTICS if p not in (a.blind, a.aware)] if args.all_policies else []
+            jobs = [(a.scenario, pol, s, a.measure_start_h, ()) for pol in (a.blind, a.aware) for s in seeds]
+            jobs += [(a.scenario, pol, s, a.measure_start_h, ()) for pol in rest for s in others]
+            jobs += [(a.scenario, a.aware, s, a.measure_start_h, a.relax) for s in others] if args.relax else []
             results = dict(ex.map(_job, jobs, chunksize=1))
-            report(a, pols, seeds, results, args)
+            report(a, rest, seeds, others, results, args)
     return 0
 
 

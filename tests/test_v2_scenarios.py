@@ -24,7 +24,7 @@ SOURCED_SECTIONS = ("hardware", "radiation", "links", "ground", "workload")
 ABLATIONS = [
     ("heat-radiator-16", "edf", "edf-safe", 240, (0,)),
     ("energy-eclipse-24", "edf", "edf-safe", 240, (0,)),
-    ("radiation-saa-16", "edf-safe", "edf-ckpt", 720, (0, 1)),
+    ("radiation-saa-16", "edf-safe", "edf-ckpt", 1440, (0, 1)),  # lost work pays back over hours-long jobs
     ("contacts-relay-24", "edf-ckpt", "balance", 720, (0, 1)),
     ("combined-walker-120", "edf", "balance", 240, (0,)),
 ]
