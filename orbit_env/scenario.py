@@ -21,6 +21,8 @@ from orbit_env.accelerators import ACCELERATORS
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 ADMISSION = ("auto", "agent")
+# suite v2's scenarios live in their own folder; names are unique across folders, so both load by bare name
+SCENARIO_DIRS = (SCENARIO_DIR, SCENARIO_DIR / "v2")
 
 
 class ScenarioError(ValueError):
@@ -473,9 +475,10 @@ def _v2_checks(s: Scenario, where: str) -> None:
         )
 
 
-def shipped_scenarios() -> list[str]:
-    """Names of the scenarios shipped with orbit-env."""
-    return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+def shipped_scenarios(folder: str | None = None) -> list[str]:
+    """Names of the scenarios shipped with orbit-env; ``folder="v2"`` lists only suite v2's."""
+    dirs = SCENARIO_DIRS if folder is None else (SCENARIO_DIR / folder,)
+    return sorted(p.stem for d in dirs for p in d.glob("*.toml"))
 
 
 def _resolve_path(name_or_path: str | Path) -> Path:
@@ -484,7 +487,8 @@ def _resolve_path(name_or_path: str | Path) -> Path:
         if not p.is_file():
             raise ScenarioError(f"scenario file {str(p)!r} does not exist")
         return p
-    shipped = SCENARIO_DIR / f"{name_or_path}.toml"
+    found = [d / f"{name_or_path}.toml" for d in SCENARIO_DIRS if (d / f"{name_or_path}.toml").is_file()]
+    shipped = found[0] if found else SCENARIO_DIR / f"{name_or_path}.toml"
     if not shipped.is_file():
         raise ScenarioError(
             f"unknown scenario {str(name_or_path)!r}: give a path to a .toml file or one of {', '.join(shipped_scenarios())}"
