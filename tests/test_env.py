@@ -12,9 +12,12 @@ import orbit_env  # noqa: F401  (registers the envs)
 from orbit_env import orbit_compute_v1
 from orbit_env.conformance import check_determinism, check_invariants, run_checks
 from orbit_env.env import OrbitComputeEnv, OrbitComputeGymEnv
+from orbit_env.scenario import shipped_scenarios
 
-# the 1,000-satellite shell runs the suite on a short horizon (the issue allows it)
+# the 1,000-satellite shell runs the suite on a short horizon (the issue allows it); suite v2's scenarios
+# warm-start (a pre-roll at every reset), so they run the checks on 40 steps
 SCENARIOS = {"starcloud-1": 60, "three-body-12": 60, "suncatcher-81": 30, "walker-160": 30, "starcloud-shell-1000": 8}
+SCENARIOS |= {name: 40 for name in shipped_scenarios("v2")}
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
@@ -27,13 +30,13 @@ def test_pettingzoo_conformance(scenario):
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("scenario", ["starcloud-1", "three-body-12"])
+@pytest.mark.parametrize("scenario", ["starcloud-1", "three-body-12", "contacts-relay-24"])
 def test_determinism_over_a_whole_episode(scenario):
     detail = check_determinism(lambda: OrbitComputeEnv(scenario), 1440)
     assert "identical" in detail
 
 
-@pytest.mark.parametrize("scenario", ["starcloud-1", "three-body-12", "walker-160"])
+@pytest.mark.parametrize("scenario", ["starcloud-1", "three-body-12", "walker-160", *shipped_scenarios("v2")])
 def test_invariants_under_random_actions_full_days(scenario):
     check_invariants(lambda: OrbitComputeEnv(scenario), episodes=3, cycles=1440)
 
