@@ -92,8 +92,12 @@ start it counts steady-state scheduling, not the start from empty or the work in
 ## Version history
 - ``orbit_compute_v1``: agent admission (``admit(g)`` and the ``window`` block), antennas per station,
   on-board storage (K from storage; ``link`` and ``storage_free`` own fields), warm start, measurement
-  window (``window_value``), metric ``admit_refused``. Scenarios that use none of these run exactly as
-  in v0: same spaces, same observations, same trajectories.
+  window (``window_value``), metric ``admit_refused``. Scenarios that use none of these keep v0's spaces
+  and observation layout (v0 policy files still load on them). Dynamics changed for every scenario: a
+  laser terminal is one resource (its power once while it carries traffic, its full rate per terminal,
+  shared by the transfers on it), and the thermal step is solved to its tolerance (v0 stopped after 4
+  Newton iterations, up to a few K too hot in extreme cases). Actions are validated before the step
+  changes anything: a bool, float, string, unknown or missing agent is a ValueError.
 - ``orbit_compute_v0``: suite v1.
 
 ## Arguments
