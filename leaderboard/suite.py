@@ -129,7 +129,13 @@ SMOKE = Suite(
 # TO EDIT: the lead fills in the tasks from the scenarios' horizons, with dev seeds first; the number of test
 # seeds per scenario then comes from `orbit-env board --suite v2 --power` on the dev results (2% difference,
 # 80% power). Until then suite v2 has no tasks and says so.
-V2_TASKS: tuple[Task, ...] = ()
+V2_TASKS: tuple[Task, ...] = (
+    Task("heat-radiator-16", 1440, _seeds(0, 10), _seeds(1000, 20)),
+    Task("energy-eclipse-24", 1440, _seeds(0, 10), _seeds(1000, 20)),
+    Task("radiation-saa-16", 1440, _seeds(0, 10), _seeds(1000, 20)),
+    Task("contacts-relay-24", 1440, _seeds(0, 10), _seeds(1000, 20)),
+    Task("combined-walker-120", 1440, _seeds(0, 10), _seeds(1000, 20)),
+)
 
 V2 = Suite(
     name="v2",
