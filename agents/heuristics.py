@@ -190,8 +190,9 @@ class BalancePolicy(CheckpointPolicy):
     margin just has to stop results bouncing between neighbours whose contacts are equally near.
     Otherwise, with a job waiting behind the running one, the waiting job with the latest deadline goes
     to a neighbour with at least ``min_free_gap`` more free slots that is in sunlight
-    or has ``spare_soc`` of charge above safe mode, preferring sun, charge and a coming contact. Both rules
-    move work only downhill (sooner contact, less load), so nothing ping-pongs.
+    or has ``spare_soc`` of charge above safe mode, preferring sun, charge and a coming contact, unless the
+    step admits a job (agent admission). Both rules move work only downhill (sooner contact, less load), so
+    nothing ping-pongs.
     """
 
     name = "balance"
@@ -232,7 +233,8 @@ class BalancePolicy(CheckpointPolicy):
         nb_soc, nb_sun = L.neigh_field(obs, "soc"), L.neigh_field(obs, "sunlit")
         fit = link_ok & (nb_free - own_free[..., None] >= self.min_free_gap) & ((nb_sun > 0.5) | (nb_soc >= self.min_soc))
         score = np.where(fit, nb_free + nb_sun + nb_soc + (1.0 - L.neigh_field(obs, "t_contact_next")), -np.inf)
-        offload = (runnable.sum(axis=-1) >= 2) & waiting.any(axis=-1) & fit.any(axis=-1)
+        # never instead of an admit: contact steps are scarce, a neighbour is reachable at any time
+        offload = (runnable.sum(axis=-1) >= 2) & waiting.any(axis=-1) & fit.any(axis=-1) & (base < A.admit(0))
 
         out = np.where(offload, A.send(k_off, score.argmax(axis=-1)), base)
         return np.where(relay, A.send(k_res, m_res), out)

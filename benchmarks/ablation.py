@@ -6,9 +6,8 @@ value delivered in the measurement window, the mean paired difference (aware - b
 (Student t on the paired differences), the Wilcoxon signed-rank p-value and a sign-flip permutation
 p-value, and the spread of the best four heuristics (issue 10: they must not sit within 0.5%).
 
-The score is the value delivered in the window [measure_start_h, end of episode): the cold start of an
-empty constellation is left out. Once the scenario carries the suite v2 episode fields, the env's own
-``metrics()["window_value"]`` is used instead.
+The score is the env's ``metrics()["window_value"]``: the value delivered in the scenario's measurement
+window (``episode.measure_start_h`` / ``measure_end_h``) of a warm-started episode (``episode.warmup_h``).
 
     python benchmarks/ablation.py [--seeds 0-19] [--scenarios heat-radiator-16 ...] [--all-policies] [--relax]
                                   [--other-seeds 0-5] [--workers 2]
@@ -25,7 +24,6 @@ import numpy as np
 
 from agents.heuristics import HEURISTICS, make_policy
 from orbit_env.env import OrbitComputeEnv
-from orbit_env.sim import value_at
 
 
 @dataclass(frozen=True)
@@ -37,7 +35,6 @@ class Ablation:
     blind: str
     aware: str
     relax: tuple[tuple[str, object], ...] = ()  # overrides that lift the constraint (the aware policy reruns with them)
-    measure_start_h: float = 12.0  # the cold start the warm start will replace (DESIGN.md, suite v2)
 
 
 WIDE_GROUND = ("Wallops", "Hartebeesthoek", "Singapore", "PuntaArenas", "Awarua", "Maspalomas",
@@ -52,18 +49,7 @@ ABLATIONS: tuple[Ablation, ...] = (
 )
 
 
-def window_value(env: OrbitComputeEnv, start_h: float, end_h: float = np.inf) -> float:
-    """Value (deadline-discounted) of the jobs delivered in [start_h, end_h) after step 0."""
-    m = env.metrics()
-    if "window_value" in m:
-        return float(m["window_value"])
-    s = env.sim
-    t = s.delivered_s[:-1]  # without the sentinel row
-    idx = np.flatnonzero((t >= start_h * 3600.0) & (t < end_h * 3600.0))
-    return float(value_at(s.jobs, idx, t[idx], env.scenario.workload.value_half_life_h).sum())
-
-
-def run_episode(scenario: str, policy: str, seed: int, start_h: float, overrides: dict | None = None) -> dict:
+def run_episode(scenario: str, policy: str, seed: int, overrides: dict | None = None) -> dict:
     """One episode of a heuristic: window value, a few totals, and the wall and CPU time of reset + steps
     (CPU time is the budget's measure on a shared machine; the ephemeris comes from the disk cache)."""
     env = OrbitComputeEnv(scenario, overrides=overrides)
@@ -75,7 +61,7 @@ def run_episode(scenario: str, policy: str, seed: int, start_h: float, overrides
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     m = env.metrics()
     keys = ("delivered_value", "safe_mode_entries", "thermal_shutdowns", "upsets", "throttled_steps", "work_lost_s", "busy_gpu_s", "energy_gpu_wh")
-    return {"value": window_value(env, start_h), "wall_s": wall, "cpu_s": cpu, **{k: float(m[k]) for k in keys}}
+    return {"value": float(m["window_value"]), "wall_s": wall, "cpu_s": cpu, **{k: float(m[k]) for k in keys}}
 
 
 def paired_stats(diff: np.ndarray, n_perm: int = 20000, seed: int = 0) -> dict:
@@ -99,16 +85,16 @@ def top_spread(means: dict[str, float], k: int = 4) -> tuple[list[str], float]:
 
 
 def _job(args):
-    scenario, policy, seed, start_h, relax = args
+    scenario, policy, seed, relax = args
     overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in relax}  # tuples keep the job key hashable
-    return args, run_episode(scenario, policy, seed, start_h, overrides or None)
+    return args, run_episode(scenario, policy, seed, overrides or None)
 
 
 def report(a: Ablation, rest: list[str], seeds: list[int], others: list[int], results: dict, args) -> None:
     """Print one scenario's policies, its ablation and the top-four spread (over the seeds all policies share)."""
-    row = lambda pol, ss: [results[(a.scenario, pol, s, a.measure_start_h, ())] for s in ss]  # noqa: E731
+    row = lambda pol, ss: [results[(a.scenario, pol, s, ())] for s in ss]  # noqa: E731
     rows = {pol: row(pol, seeds) for pol in (a.blind, a.aware)}
-    print(f"\n== {a.scenario} (constraint: {a.constraint}; window from {a.measure_start_h:g} h; seeds {args.seeds}"
+    print(f"\n== {a.scenario} (constraint: {a.constraint}; seeds {args.seeds}"
           f"{'' if others == seeds else f', other policies on {args.other_seeds}'})")
     for pol, r in {**rows, **{pol: row(pol, others) for pol in rest}}.items():
         col = lambda k: np.mean([x[k] for x in r])  # noqa: E731
@@ -121,7 +107,7 @@ def report(a: Ablation, rest: list[str], seeds: list[int], others: list[int], re
           f"95% CI [{st['lo']:+.2f}, {st['hi']:+.2f}], wins {int((diff > 0).sum())}/{len(diff)}, "
           f"p Wilcoxon {st['p_wilcoxon']:.2g}, p sign-flip {st['p_perm']:.2g}")
     if args.relax:
-        lifted = np.array([results[(a.scenario, a.aware, s, a.measure_start_h, a.relax)]["value"] for s in others])
+        lifted = np.array([results[(a.scenario, a.aware, s, a.relax)]["value"] for s in others])
         aware = np.array([x["value"] for x in row(a.aware, others)])
         print(f"  {a.aware} with the constraint lifted ({', '.join(f'{k}={v}' for k, v in a.relax)}): "
               f"{lifted.mean():.2f}, {lifted.mean() / aware.mean() - 1:+.1%}: what the constraint costs the aware policy")
@@ -152,9 +138,9 @@ def main(argv=None) -> int:
     with ProcessPoolExecutor(args.workers) as ex:
         for a in ablations:  # one scenario at a time, printed as soon as it is done
             rest = [p for p in HEURISTICS if p not in (a.blind, a.aware)] if args.all_policies else []
-            jobs = [(a.scenario, pol, s, a.measure_start_h, ()) for pol in (a.blind, a.aware) for s in seeds]
-            jobs += [(a.scenario, pol, s, a.measure_start_h, ()) for pol in rest for s in others]
-            jobs += [(a.scenario, a.aware, s, a.measure_start_h, a.relax) for s in others] if args.relax else []
+            jobs = [(a.scenario, pol, s, ()) for pol in (a.blind, a.aware) for s in seeds]
+            jobs += [(a.scenario, pol, s, ()) for pol in rest for s in others]
+            jobs += [(a.scenario, a.aware, s, a.relax) for s in others] if args.relax else []
             results = dict(ex.map(_job, jobs, chunksize=1))
             report(a, rest, seeds, others, results, args)
     return 0

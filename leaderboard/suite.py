@@ -124,12 +124,25 @@ SMOKE = Suite(
     ),
 )
 
-# Suite v2 (issue 10): the v2 scenarios (orbit_env/scenarios/v2/), multi-day and warm-started, each scored on
-# the value delivered in its measurement window against random and the episode's upper bound. THE ONE PLACE
-# TO EDIT: the lead fills in the tasks from the scenarios' horizons, with dev seeds first; the number of test
-# seeds per scenario then comes from `orbit-env board --suite v2 --power` on the dev results (2% difference,
-# 80% power). Until then suite v2 has no tasks and says so.
-V2_TASKS: tuple[Task, ...] = ()
+# Suite v2 (issue 10): the v2 scenarios (orbit_env/scenarios/v2/), 48 h (1,440 steps of 120 s) after a 12 h
+# warm start, each scored on the value delivered in its measurement window against random and the episode's
+# upper bound. Dev seeds 0-9; test seeds from 1000. The test-seed counts come from `orbit-env leaderboard
+# --suite v2 --split dev --power` (2% of the best baseline's mean, 80% power, two-sided 5%, from the sd of
+# the closest baseline's per-seed differences from the best, dev seeds 0-9) and the 15-minute budget for the
+# whole test board on two cores (all baselines and the bound, --workers 2: 12-16 s of wall per scenario-seed
+# measured on a shared machine, ~15.5 min for these 63 seeds, ~11 min on a quiet one; docs/scenarios-v2.md):
+# - heat-radiator-16: 10 seeds give the power (edf-safe vs edf-ckpt: sd 4.7 on 248 GPU-h).
+# - contacts-relay-24: 12 seeds give the power (edf vs balance: sd 10.3 on 473).
+# - energy-eclipse-24: 19 seeds give the power (edf-ckpt vs edf-safe-cautious: sd 14.4 on 491).
+# - radiation-saa-16: needs ~250 (heavy-tailed ElasticFlow jobs: sd 378 on 3,362); 12 seeds detect 10%.
+# - combined-walker-120: needs ~470 (sd 126 on 815); 10 seeds detect 15% (the costliest scenario per seed).
+V2_TASKS: tuple[Task, ...] = (
+    Task("heat-radiator-16", 1440, _seeds(0, 10), _seeds(1000, 10)),
+    Task("energy-eclipse-24", 1440, _seeds(0, 10), _seeds(1000, 19)),
+    Task("radiation-saa-16", 1440, _seeds(0, 10), _seeds(1000, 12)),
+    Task("contacts-relay-24", 1440, _seeds(0, 10), _seeds(1000, 12)),
+    Task("combined-walker-120", 1440, _seeds(0, 10), _seeds(1000, 10)),
+)
 
 V2 = Suite(
     name="v2",

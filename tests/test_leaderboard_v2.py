@@ -102,11 +102,14 @@ def test_suite_v1_board_renders_as_before(tmp_path, capsys):
     assert "| sub | partial |" in printed and "| broken | failed |" in printed and "| greedy | incomplete | 0 of 45" in printed
 
 
-def test_suite_v2_without_tasks_says_where_to_add_them():
-    if SUITES["v2"].tasks:
-        pytest.skip("suite v2 has its tasks")
-    with pytest.raises(ValueError, match="suite v2 has no tasks yet .*V2_TASKS in leaderboard/suite.py"):
-        get_suite("v2")
+def test_suite_v2_runs_every_v2_scenario_on_disjoint_dev_and_test_seeds():
+    from orbit_env.scenario import load_scenario, shipped_scenarios
+
+    v2 = get_suite("v2")
+    assert sorted(v2.scenarios) == shipped_scenarios("v2")
+    for task in v2.tasks:
+        assert task.dev_seeds and task.test_seeds and not set(task.dev_seeds) & set(task.test_seeds)
+        assert task.max_cycles == load_scenario(task.scenario).episode.max_cycles  # the scenario's own horizon
 
 
 # ------------------------------------------------------------------------------- a paired suite (tests only)

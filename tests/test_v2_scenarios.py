@@ -38,6 +38,19 @@ def test_v2_scenarios_are_shipped_with_unique_names():
         s = load_scenario(name)
         assert s.name == name and s.source.endswith(f"v2/{name}.toml")
         assert s.episode.max_cycles * s.episode.dt_s >= 2 * 86400  # multi-day (issue 10)
+        # the suite v2 fields: agent admission, a shared antenna, byte storage, a warm start
+        assert s.ground.admission == "agent" and s.ground.queue_window >= 1 and s.ground.antennas_per_station >= 1
+        assert s.hardware.storage_gb > 0 and s.episode.warmup_h > 0
+
+
+@pytest.mark.parametrize("name", V2)
+def test_v2_job_table_holds_every_arrival_of_warmup_and_episode(name):
+    """job_capacity truncates arrivals silently: the table must hold the warm-up's and the episode's jobs."""
+    env = OrbitComputeEnv(name)
+    for seed in (0, 1, 2):
+        env.reset_arrays(seed)
+        n = int(np.isfinite(env.sim.jobs.submit_s).sum())
+        assert n < env.scenario.workload.job_capacity, f"{name} seed {seed}: {n} arrivals fill job_capacity"
 
 
 @pytest.mark.parametrize("name", V2)
