@@ -1,7 +1,7 @@
 """Former name of the versioned module, kept so old imports still run: it warns and serves ``orbit_compute_v1``.
 
-v1 runs v0's scenarios exactly as v0 did (see the env card's version history); policies exported for v0
-must be re-exported, since their files name the env version.
+v1 keeps v0's spaces on v0's scenarios, but its dynamics changed (laser terminals, the thermal step: see the
+env card's version history); v0 policy files still load where the layout matches (agents.learned).
 """
 
 from __future__ import annotations
