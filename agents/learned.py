@@ -123,9 +123,9 @@ def _check_shapes(spec: dict[str, Any], tensors: dict[str, np.ndarray], where: P
                 raise PolicyFileError(f"{where}: {key} must have shape ({obs_size},) as the spec normalises observations")
 
 
-# v1 runs v0's scenarios with v0's spaces and dynamics, so a v0 policy plays them (the checks below
-# still refuse it wherever the layout or the action space differs, as on a v2 scenario)
-COMPATIBLE_ENVS = ("orbit_compute_v0", ENV_VERSION)
+# every version keeps the spaces of the earlier ones on their scenarios, so an older policy plays them (the
+# checks below still refuse it wherever the layout or the action space differs, as on a suite-v2 scenario)
+COMPATIBLE_ENVS = ("orbit_compute_v0", "orbit_compute_v1", ENV_VERSION)
 
 
 def _number(value: Any) -> bool:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from orbit_env import orbit_compute_v1
+from orbit_env import orbit_compute_v2
 from orbit_env.env import OrbitComputeEnv
 from orbit_env.sim import consistency_errors, job_census
 
@@ -41,7 +41,7 @@ def _pz_tests():
 
 def random_legal_actions(env: OrbitComputeEnv, rng: np.random.Generator) -> dict[str, int]:
     """One uniformly random legal action per live agent, drawn from the action masks."""
-    mask = env._mask[: len(env.agents)].astype(bool)
+    mask = env.action_masks[: len(env.agents)].astype(bool)
     scores = rng.random(mask.shape) * mask
     return dict(zip(env.agents, scores.argmax(axis=1).tolist()))
 
@@ -53,12 +53,12 @@ def check_determinism(make: Callable[[], OrbitComputeEnv], cycles: int) -> str:
         env = make()
         obs, _ = env.reset(seed=seed)
         rng = np.random.default_rng(seed)
-        out = [env._obs.copy()]
+        out = [env.observations.copy()]
         for _ in range(cycles):
             if not env.agents:
                 break
             obs, rew, term, trunc, info = env.step(random_legal_actions(env, rng))
-            out += [env._obs.copy(), np.array(list(rew.values())), repr(info)]
+            out += [env.observations.copy(), np.array(list(rew.values())), repr(info)]
         return out
 
     a, b, c = trajectory(7), trajectory(7), trajectory(8)
@@ -88,25 +88,25 @@ def check_invariants(make: Callable[[], OrbitComputeEnv], episodes: int, cycles:
             obs, rew, *_ = env.step(random_legal_actions(env, rng))
             info = env.last_step
             steps += 1
-            if not np.all(np.isfinite(env._obs)) or not all(np.isfinite(r) for r in rew.values()):
-                raise AssertionError(f"episode {ep} step {env.sim.t}: NaN or inf in observations or rewards")
+            if not np.all(np.isfinite(env.observations)) or not all(np.isfinite(r) for r in rew.values()):
+                raise AssertionError(f"episode {ep} step {int(env.sim.t[0])}: NaN or inf in observations or rewards")
             for agent, o in obs.items():
                 if not space.contains(o):
-                    raise AssertionError(f"episode {ep} step {env.sim.t}: observation of {agent} is outside its space")
+                    raise AssertionError(f"episode {ep} step {int(env.sim.t[0])}: observation of {agent} is outside its space")
             if np.any(env.sim.energy_wh < 0) or np.any(env.sim.energy_wh > cap + 1e-9):
-                raise AssertionError(f"episode {ep} step {env.sim.t}: battery outside [0, {cap}] Wh")
+                raise AssertionError(f"episode {ep} step {int(env.sim.t[0])}: battery outside [0, {cap}] Wh")
             bat = info.battery
             de_w = (env.sim.energy_wh - e_before) * 3600.0 / env.params.dt
             resid = info.solar_w - (info.load_w - bat.unmet_w + de_w + bat.shunt_w + bat.loss_w)
             if np.max(np.abs(resid)) > 1e-6 * max(1.0, float(np.max(info.solar_w))):
-                raise AssertionError(f"episode {ep} step {env.sim.t}: energy balance off by {np.max(np.abs(resid)):.3g} W")
-            census = job_census(env.sim)
+                raise AssertionError(f"episode {ep} step {int(env.sim.t[0])}: energy balance off by {np.max(np.abs(resid)):.3g} W")
+            census = {k: int(v[0]) for k, v in job_census(env.sim).items()}
             parts = sum(v for k, v in census.items() if k != "submitted")
             if parts != census["submitted"]:
-                raise AssertionError(f"episode {ep} step {env.sim.t}: job census {census} does not add up")
+                raise AssertionError(f"episode {ep} step {int(env.sim.t[0])}: job census {census} does not add up")
             errors = consistency_errors(env.sim, env.params)
             if errors:
-                raise AssertionError(f"episode {ep} step {env.sim.t}: {errors[0]}")
+                raise AssertionError(f"episode {ep} step {int(env.sim.t[0])}: {errors[0]}")
     return f"{episodes} episodes, {steps} steps"
 
 
@@ -116,8 +116,8 @@ def run_checks(scenario: Any = "three-body-12", max_cycles: int = 60, episodes: 
     from pettingzoo.utils.conversions import parallel_to_aec
 
     kw = dict(scenario=scenario, **env_kwargs)
-    par = partial(orbit_compute_v1.parallel_env, **kw)
-    aec = partial(orbit_compute_v1.env, **kw)
+    par = partial(orbit_compute_v2.parallel_env, **kw)
+    aec = partial(orbit_compute_v2.env, **kw)
     module = SimpleNamespace(parallel_env=par, env=aec)
     n_cyc = min(max_cycles, 30)
     checks: list[tuple[str, Callable[[], Any]]] = [

@@ -117,18 +117,16 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from orbit_env import render as rendering
-from orbit_env.ephemeris import load_ephemeris
-from orbit_env.observe import Layout, observe
-from orbit_env.scenario import Scenario, load_scenario
-from orbit_env.sim import SimState, StepInfo, job_census, make_params, reset_state, step
-
-DEFAULT_SCENARIO = "three-body-12"
+from orbit_env.batch import DEFAULT_SCENARIO, BatchEnv, _short, check_action_array, check_action_values
+from orbit_env.scenario import Scenario
+from orbit_env.sim import SimState, StepInfo
 
 
 class OrbitComputeEnv(ParallelEnv):
-    """The parallel (simultaneous-move) environment. See the module docstring for the full manual."""
+    """The parallel (simultaneous-move) environment: a ``BatchEnv`` of one episode behind PettingZoo's
+    dictionaries. See the module docstring for the full manual."""
 
-    metadata = {"name": "orbit_compute_v1", "render_modes": ["ansi", "rgb_array", "human"], "is_parallelizable": True, "render_fps": 4}
+    metadata = {"name": "orbit_compute_v2", "render_modes": ["ansi", "rgb_array", "human"], "is_parallelizable": True, "render_fps": 4}
 
     def __init__(
         self,
@@ -141,22 +139,11 @@ class OrbitComputeEnv(ParallelEnv):
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r} is not supported; choose one of {self.metadata['render_modes']}")
-        overrides = dict(overrides or {})
-        if max_cycles is not None:
-            if "episode.max_cycles" in overrides:
-                raise ValueError(
-                    f"episode length given twice: max_cycles={max_cycles!r} and overrides['episode.max_cycles'] = "
-                    f"{overrides['episode.max_cycles']!r}; give one"
-                )
-            overrides["episode.max_cycles"] = max_cycles
-        self.scenario = load_scenario(scenario, overrides, tle_file)
-        self.ephemeris = load_ephemeris(self.scenario, cache_dir=cache_dir)
-        self.params = make_params(self.scenario, self.ephemeris.n_sats)
-        self.layout = Layout.for_params(self.params)
-        self.actions = self.params.actions
-        self.max_cycles = self.scenario.episode.max_cycles
+        self.batch = BatchEnv(scenario, 1, max_cycles=max_cycles, overrides=overrides, tle_file=tle_file, cache_dir=cache_dir, autoreset_mode="disabled")
+        self.scenario, self.ephemeris, self.params = self.batch.scenario, self.batch.ephemeris, self.batch.params
+        self.layout, self.actions, self.max_cycles = self.batch.layout, self.batch.actions, self.batch.max_cycles
         self.render_mode = render_mode
-        self.possible_agents = [f"sat_{i}" for i in range(self.params.n_sats)]
+        self.possible_agents = list(self.batch.agents)
         self.agents: list[str] = []
         D, A = self.layout.size, self.params.n_actions
         self._obs_spaces = {
@@ -167,11 +154,6 @@ class OrbitComputeEnv(ParallelEnv):
         }
         self._act_spaces = {a: spaces.Discrete(A) for a in self.possible_agents}
         self.state_space = spaces.Box(-1.0, 1.0, (self.params.n_sats * D,), np.float32)
-        self._rng = np.random.default_rng()
-        self.sim: SimState | None = None
-        self.last_step: StepInfo | None = None
-        self._obs = np.zeros((self.params.n_sats, D), np.float32)
-        self._mask = np.zeros((self.params.n_sats, A), np.int8)
 
     def observation_space(self, agent: str) -> spaces.Dict:
         return self._obs_spaces[agent]
@@ -179,52 +161,36 @@ class OrbitComputeEnv(ParallelEnv):
     def action_space(self, agent: str) -> spaces.Discrete:
         return self._act_spaces[agent]
 
-    # ----------------------------------------------------------------- array core shared by both faces
+    @property
+    def sim(self) -> SimState | None:
+        return self.batch.sim
 
-    def reset_arrays(self, seed: int | None = None) -> None:
-        if seed is not None:
-            self._rng = np.random.default_rng(seed)
-        self.sim = reset_state(self.params, self.ephemeris, self._rng)
-        self._obs, self._mask = observe(self.params, self.sim, self.ephemeris)
+    @property
+    def last_step(self) -> StepInfo | None:
+        return self.batch.last_step
 
-    def step_arrays(self, actions: np.ndarray) -> tuple[np.ndarray, StepInfo]:
-        """Advance with an (N,) int array of actions; return (N,) rewards and the step's details.
+    @property
+    def observations(self) -> np.ndarray:
+        """(N, D) float32: every satellite's current observation."""
+        return self.batch.observations[0]
 
-        The actions are checked before anything changes: a rejected step leaves the state and the
-        random stream as they were.
-        """
-        if self.sim is None or self.sim.t >= self.max_cycles:
-            raise RuntimeError("the episode is over or was never started: call reset() first")
-        actions = check_action_array(actions, self.possible_agents, self.params.n_actions)
-        info = step(self.params, self.sim, self.ephemeris, actions, self._rng, mask=self._mask)
-        self.last_step = info
-        self._obs, self._mask = observe(self.params, self.sim, self.ephemeris)
-        return self.reward(info), info
-
-    def reward(self, info: StepInfo) -> np.ndarray:
-        ep = self.scenario.episode
-        per_sat = (
-            info.delivered_value
-            - ep.safe_mode_penalty * info.safe_entered
-            - ep.thermal_shutdown_penalty * info.thermal_shutdown
-            + (info.shaping if ep.dense_shaping else 0.0)
-        )
-        if ep.reward == "team":
-            return np.full(self.params.n_sats, per_sat.sum())
-        return per_sat
+    @property
+    def action_masks(self) -> np.ndarray:
+        """(N, A) int8: every satellite's current action mask."""
+        return self.batch.action_masks[0]
 
     @property
     def truncated(self) -> bool:
-        return self.sim is not None and self.sim.t >= self.max_cycles
+        return self.sim is not None and bool(self.sim.t[0] >= self.max_cycles)
 
     def metrics(self) -> dict[str, float]:
         """Episode totals so far (delivered value, energy, safe-mode entries, ...) and the job census."""
-        return {**self.sim.totals, **{f"jobs_{k}": v for k, v in job_census(self.sim).items()}}
+        return {k: (float(v[0]) if k in self.sim.totals else int(v[0])) for k, v in self.batch.metrics().items()}
 
     # ----------------------------------------------------------------------------- PettingZoo face
 
     def reset(self, seed: int | None = None, options: dict | None = None):
-        self.reset_arrays(seed)
+        self.batch.reset(seed)
         self.agents = self.possible_agents[:]
         return self._obs_dicts(), {a: {} for a in self.agents}
 
@@ -232,30 +198,16 @@ class OrbitComputeEnv(ParallelEnv):
         if not self.agents:
             raise RuntimeError("step() called on a finished episode: call reset() first")
         act = self._action_array(actions)
-        rewards, info = self.step_arrays(act)
-        ep = self.scenario.episode
-        trunc = self.truncated
-        obs = self._obs_dicts()
-        if ep.reward == "team":
-            comp = {
-                "delivered": float(info.delivered_value.sum()),
-                "safe_mode": -ep.safe_mode_penalty * float(info.safe_entered.sum()),
-                "thermal": -ep.thermal_shutdown_penalty * float(info.thermal_shutdown.sum()),
-                "shaping": float(info.shaping.sum()) if ep.dense_shaping else 0.0,
-            }
-            comps = [comp] * len(self.agents)
-        else:
-            comps = [
-                {"delivered": float(d), "safe_mode": -ep.safe_mode_penalty * float(s), "thermal": -ep.thermal_shutdown_penalty * float(t), "shaping": float(h) if ep.dense_shaping else 0.0}
-                for d, s, t, h in zip(info.delivered_value, info.safe_entered, info.thermal_shutdown, info.shaping)
-            ]
-        invalid = info.invalid.tolist()
-        infos = {a: {"reward_components": c, "invalid_action": v} for a, c, v in zip(self.agents, comps, invalid)}
+        _, _, rewards, _, truncated, info = self.batch.step(act[None])
+        trunc = bool(truncated[0])
+        comps = [dict(zip(info["reward_components"], map(float, c))) for c in zip(*(v[0] for v in info["reward_components"].values()))]
+        infos = {a: {"reward_components": c, "invalid_action": bool(v)} for a, c, v in zip(self.agents, comps, info["invalid_action"][0])}
         if trunc:
             episode = self.metrics()
             for a in self.agents:
                 infos[a]["episode"] = episode
-        rew = dict(zip(self.agents, rewards.tolist()))
+        obs = self._obs_dicts()
+        rew = dict(zip(self.agents, rewards[0].tolist()))
         terms = dict.fromkeys(self.agents, False)
         truncs = dict.fromkeys(self.agents, trunc)
         if trunc:
@@ -280,11 +232,11 @@ class OrbitComputeEnv(ParallelEnv):
 
     def _obs_dicts(self) -> dict[str, dict[str, np.ndarray]]:
         # iterating the arrays yields the per-agent row views at C speed
-        return {a: {"observation": o, "action_mask": m} for a, o, m in zip(self.possible_agents, list(self._obs), list(self._mask))}
+        return {a: {"observation": o, "action_mask": m} for a, o, m in zip(self.possible_agents, list(self.observations), list(self.action_masks))}
 
     def state(self) -> np.ndarray:
         """Global state for centralised critics: every agent's observation, concatenated."""
-        return self._obs.reshape(-1)
+        return self.observations.reshape(-1)
 
     def render(self):
         if self.render_mode is None:
@@ -309,7 +261,8 @@ class OrbitComputeGymEnv(gymnasium.Env):
 
     With one satellite (starcloud-1) the spaces are those of the one agent. With a constellation it is
     centralised control: the observation stacks all satellites, (N, D) and (N, A), and the action is
-    ``MultiDiscrete([A] * N)``. The reward is the team reward. ``action_masks()`` serves MaskablePPO.
+    ``MultiDiscrete([A] * N)``. The reward is the team reward. ``action_masks()`` serves MaskablePPO, and
+    ``info["action_mask"]`` carries the mask as Gymnasium's own masked envs do.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array", "human"], "render_fps": 4}
@@ -326,86 +279,40 @@ class OrbitComputeGymEnv(gymnasium.Env):
         self.action_space = spaces.Discrete(A) if self.single else spaces.MultiDiscrete([A] * N)
 
     def _obs(self) -> dict[str, np.ndarray]:
-        o, m = self.par._obs, self.par._mask
+        o, m = self.par.observations, self.par.action_masks
         return {"observation": o[0], "action_mask": m[0]} if self.single else {"observation": o, "action_mask": m}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self.par.reset_arrays(int(self.np_random.integers(2**63)) if seed is not None or self.par.sim is None else None)
-        return self._obs(), {}
+        self.par.batch.reset(int(self.np_random.integers(2**63)) if seed is not None or self.par.sim is None else None)
+        obs = self._obs()
+        return obs, {"action_mask": obs["action_mask"]}
 
     def step(self, action):
         A, agents = self.par.params.n_actions, self.par.possible_agents
         if self.single:
             act = check_action_values([action], agents, A)
         elif isinstance(action, np.ndarray):
-            act = action  # step_arrays checks dtype, shape and range
+            act = check_action_array(action, agents, A)
         else:
             try:
                 act = check_action_values(list(action), agents, A)
             except TypeError:
                 raise ValueError(f"action {_short(action)} is not a sequence of {len(agents)} integers: expected {self.action_space}") from None
-        rewards, info = self.par.step_arrays(np.asarray(act))
-        reward = float(rewards[0]) if self.par.scenario.episode.reward == "team" else float(rewards.sum())
-        trunc = self.par.truncated
-        infos = {"invalid_actions": int(info.invalid.sum())}
+        _, _, rewards, _, truncated, info = self.par.batch.step(act[None])
+        reward = float(rewards[0, 0]) if self.par.scenario.episode.reward == "team" else float(rewards[0].sum())
+        trunc = bool(truncated[0])
+        obs = self._obs()
+        infos = {"invalid_actions": int(info["invalid_action"].sum()), "action_mask": obs["action_mask"]}
         if trunc:
             infos["episode_metrics"] = self.par.metrics()
-        return self._obs(), reward, False, trunc, infos
+        return obs, reward, False, trunc, infos
 
     def action_masks(self) -> np.ndarray:
-        return self.par._mask.reshape(-1).astype(bool)
+        return self.par.action_masks.reshape(-1).astype(bool)
 
     def render(self):
         return self.par.render()
 
     def close(self):
         self.par.close()
-
-
-def _short(x: Any) -> str:
-    text = repr(x)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _is_integer(v: Any) -> bool:
-    """A Python or numpy integer, or a 0-d integer array; not a bool (a bool is not an action)."""
-    if isinstance(v, np.ndarray):
-        return v.ndim == 0 and v.dtype.kind in "iu"
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def check_action_values(values: list, agents: list[str], n_actions: int) -> np.ndarray:
-    """Actions given one per agent (Python or numpy integers) as an (N,) int64 array, or a ValueError
-    naming the first agent whose action is not an integer in [0, n_actions)."""
-    types, i = set(map(type, values)), None
-    if np.ndarray in types or not all(issubclass(t, (int, np.integer)) and not issubclass(t, bool) for t in types):
-        i = next((i for i, v in enumerate(values) if not _is_integer(v)), None)  # None: only 0-d integer arrays
-    if i is not None:
-        raise ValueError(f"action for {agents[i]!r} is {_short(values[i])} ({type(values[i]).__name__}): "
-                         f"expected an integer in [0, {n_actions})")  # fmt: skip
-    act = np.array(values)
-    if act.dtype.kind not in "iu":  # integers beyond int64 (object dtype) or int64 mixed with uint64 (float64)
-        out = [i for i, v in enumerate(values) if not 0 <= int(v) < n_actions]
-        if out:
-            raise _outside(values[out[0]], agents[out[0]], n_actions)
-        act = np.array([int(v) for v in values], np.int64)
-    return check_action_array(act, agents, n_actions)
-
-
-def check_action_array(actions: np.ndarray, agents: list[str], n_actions: int) -> np.ndarray:
-    """An (N,) integer array with every entry in [0, n_actions), as int64; else a ValueError saying what is wrong."""
-    act = np.asarray(actions)
-    if act.shape != (len(agents),):
-        raise ValueError(f"expected {len(agents)} actions, one per satellite, got an array of shape {act.shape}")
-    if act.dtype.kind not in "iu":
-        raise ValueError(f"actions must be integers in [0, {n_actions}), got an array of {act.dtype}: {_short(act)}")
-    out = (act < 0) | (act >= n_actions)
-    if out.any():
-        i = int(np.flatnonzero(out)[0])
-        raise _outside(act[i], agents[i], n_actions)
-    return act.astype(np.int64, copy=False)
-
-
-def _outside(value, agent: str, n_actions: int) -> ValueError:
-    return ValueError(f"action {int(value)} for {agent!r} is outside Discrete({n_actions}): expected 0 to {n_actions - 1}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from orbit_env.ephemeris import Ephemeris
-from orbit_env.sim import Params, Place, SimState, action_mask, admission_window, free_bytes, ground_link
+from orbit_env.sim import Params, Place, SimState, action_mask, admission_window, free_bytes, ground_link, live_in, sky, sky_rows
 from orbit_env.physics import thermal
 
 OWN_FIELDS = (
@@ -164,46 +164,51 @@ def _fill(block: np.ndarray, columns: list) -> None:
 
 
 def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray, np.ndarray]:
-    """(N, D) float32 observations in [-1, 1] and the (N, A) int8 action mask, for all satellites at once."""
+    """(B * N, D) float32 observations in [-1, 1] and the (B * N, A) int8 action mask, for every satellite
+    of every episode at once (rows as in ``SimState``)."""
     sc, hw, acc = params.scenario, params.scenario.hardware, params.scenario.hardware.accel
-    N, K, M = params.n_sats, params.K, params.M
+    K, M = params.K, params.M
     layout = Layout.for_params(params)
-    e = state.e0 + state.t
-    jobs = state.jobs
-    out = np.empty((N, layout.size), np.float32)
+    rows = sky_rows(state, params.n_sats)
+    here = lambda name: sky(eph, name, rows)  # noqa: E731
+    jobs, ep = state.jobs, state.episode
+    BN = len(ep)
+    now = (state.t * params.dt)[ep]
+    out = np.empty((BN, layout.size), np.float32)
     soc = state.energy_wh / hw.battery_wh
     temp = (state.temp_k - thermal.KELVIN - 40.0) / 60.0
-    j = state.slots  # -1 gathers the sentinel job
+    j = state.slots  # -1 gathers a job that never arrives
     occupied = j >= 0
     fill = occupied.sum(axis=1) / K
-    lon = np.radians(eph.lon_deg[e])
-    free = free_bytes(params, state)
+    lon = np.radians(here("lon_deg"))
+    contact, sunlit, t_next = here("contact"), here("sunlit"), here("t_contact_next")
     storage = np.isfinite(params.storage_b)
-    ground = [ground_link(params, state, eph), free / params.storage_b if storage else np.ones(N)] if layout.ground else []
+    ground = [ground_link(params, state, eph), free_bytes(params, state) / params.storage_b if storage else np.ones(BN)] if layout.ground else []
+    backlog = np.bincount(live_in(state, Place.GROUND) // state.J, minlength=state.B)
     _fill(
         out[:, layout.own],
         [
             soc,
             temp,
             (acc.throttle_c - thermal.gpu_temp_c(state.temp_k, params.caps_w[-1], hw.gpu_k_per_w)) / 50.0,
-            eph.sunlit[e],
-            eph.t_light_change[e] / 6000.0,
-            eph.in_saa[e],
-            eph.t_saa_change[e] / 6000.0,
-            eph.contact[e],
-            _t_contact(eph.t_contact_next[e]),
-            eph.t_contact_left[e] / 900.0,
+            sunlit,
+            here("t_light_change") / 6000.0,
+            here("in_saa"),
+            here("t_saa_change") / 6000.0,
+            contact,
+            _t_contact(t_next),
+            here("t_contact_left") / 900.0,
             state.safe,
             state.active >= 0,
             state.recover_s / max(sc.radiation.recovery_s, 1.0),
             state.thermal_off,
             state.level / max(params.P - 1, 1),
             fill,
-            eph.lat_deg[e] / 90.0,
+            here("lat_deg") / 90.0,
             np.sin(lon),
             np.cos(lon),
-            _logn(np.count_nonzero(state.place == Place.GROUND), 100.0),
-            state.t / sc.episode.max_cycles,
+            _logn(backlog, 100.0)[ep],
+            (state.t / sc.episode.max_cycles)[ep],
             *ground,
         ],
     )
@@ -213,7 +218,7 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
     thr_h = params.model_thr[model] * 3600.0
     remaining_h = (jobs.work[j] - state.done_work[j]) / thr_h
     is_result = place == Place.RESULT
-    slot = out[:, layout.slots].reshape(N, K, len(SLOT_FIELDS))
+    slot = out[:, layout.slots].reshape(BN, K, len(SLOT_FIELDS))
     _fill(
         slot,
         [
@@ -224,7 +229,7 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
             j == state.active[:, None],
             _logn(remaining_h, 100.0),
             _logn((state.done_work[j] - state.ckpt_work[j]) / thr_h, 10.0),
-            (jobs.deadline_s[j] - state.t * params.dt) / (24 * 3600.0),
+            (jobs.deadline_s[j] - now[:, None]) / (24 * 3600.0),
             _logn(jobs.value[j], 100.0),
             np.log2(jobs.gpus[j]) / 8.0,
             _logn(params.model_ckpt[model] / 1e9, 100.0),
@@ -236,41 +241,41 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
     if M:
         work_h = np.where(place == Place.ONBOARD, remaining_h, 0.0).sum(axis=1)  # jobs in flight count on neither end
         results = is_result.sum(axis=1) / K
-        nb = np.maximum(eph.neighbours, 0)
-        has = eph.neighbours >= 0
-        neigh = out[:, layout.neighbours].reshape(N, M, len(NEIGH_FIELDS))
+        nb = np.maximum(state.neighbours, 0)
+        has = state.neighbours >= 0
+        neigh = out[:, layout.neighbours].reshape(BN, M, len(NEIGH_FIELDS))
         _fill(
             neigh,
             [
                 has,
-                eph.isl_up[e],
-                eph.isl_range_km[e] / sc.links.isl_range_km,
+                here("isl_up"),
+                here("isl_range_km") / sc.links.isl_range_km,
                 soc[nb],
                 temp[nb],
                 1.0 - fill[nb],
                 _logn(work_h[nb], 100.0),
                 results[nb],
-                eph.contact[e][nb],
-                _t_contact(eph.t_contact_next[e][nb]),
-                eph.sunlit[e][nb],
+                contact[nb],
+                _t_contact(t_next[nb]),
+                sunlit[nb],
                 state.safe[nb],
             ],
         )
         neigh *= has[..., None]
     if params.G:
-        w = admission_window(params, state)
+        w = admission_window(params, state)  # (B, G): the same window for every satellite of an episode
         wm = jobs.model[w]
         present = w >= 0
-        entry = out[:, layout.window].reshape(N, params.G, len(WINDOW_FIELDS))
-        entry[:] = np.where(present[:, None], np.stack([
+        entry = np.where(present[..., None], np.stack([
             present,
             (wm + 1) / len(params.model_thr),
             _logn(jobs.work[w] / (params.model_thr[wm] * 3600.0), 100.0),
             np.log2(jobs.gpus[w]) / 8.0,
-            (jobs.deadline_s[w] - state.t * params.dt) / (24 * 3600.0),
+            (jobs.deadline_s[w] - (state.t * params.dt)[:, None]) / (24 * 3600.0),
             _logn(jobs.value[w], 100.0),
             _logn(params.model_data[wm] * 8 / (sc.ground.uplink_gbps * 1e9) / 60.0, 60.0),
             params.model_hold[wm] / params.storage_b,
-        ], axis=1), 0.0)[None]  # fmt: skip
+        ], axis=-1), 0.0)  # fmt: skip
+        out[:, layout.window] = entry.reshape(state.B, -1)[ep]
     np.clip(out, -1.0, 1.0, out=out)
     return out, action_mask(params, state, eph)

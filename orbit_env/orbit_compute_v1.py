@@ -1,28 +1,16 @@
-"""Versioned environment module, PettingZoo style: ``env()``, ``parallel_env()`` and ``raw_env``.
+"""Former name of the versioned module, kept so old imports still run: it warns and serves ``orbit_compute_v2``.
 
-The version suffix changes whenever a change to the environment would change results.
+v2 keeps v1's spaces, but its episodes differ seed for seed (upset draws are a counter-based function of the
+episode's key, the step's action mask is that of its start: see the env card's version history); v1 policy
+files still load (agents.learned).
 """
 
 from __future__ import annotations
 
-from pettingzoo.utils import wrappers
-from pettingzoo.utils.conversions import parallel_to_aec_wrapper
+import warnings
 
-from orbit_env.env import OrbitComputeEnv
+from orbit_env.orbit_compute_v2 import env, parallel_env, raw_env
 
+warnings.warn("orbit_env.orbit_compute_v1 is now orbit_env.orbit_compute_v2; import that instead", DeprecationWarning, stacklevel=2)
 
-def parallel_env(**kwargs) -> OrbitComputeEnv:
-    """The native parallel environment (all satellites act at once)."""
-    return OrbitComputeEnv(**kwargs)
-
-
-class raw_env(parallel_to_aec_wrapper):
-    """The AEC (turn-based) view of the parallel environment, without wrappers."""
-
-    def __init__(self, **kwargs):
-        super().__init__(OrbitComputeEnv(**kwargs))
-
-
-def env(**kwargs):
-    """The AEC environment with PettingZoo's standard safety wrappers."""
-    return wrappers.OrderEnforcingWrapper(wrappers.AssertOutOfBoundsWrapper(raw_env(**kwargs)))
+__all__ = ["env", "parallel_env", "raw_env"]

@@ -1,5 +1,6 @@
 """Renderings: ``ansi`` (one line per satellite) and ``rgb_array`` (ground track with links and contacts,
-battery and temperature bars), drawn with matplotlib's Agg backend (no display needed)."""
+battery and temperature bars), drawn with matplotlib's Agg backend (no display needed). Both draw
+episode 0 of the state (a single env's episode)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ _FIG = {}  # one reusable figure per process: creating figures is the slow part 
 
 def render_ansi(params: Params, state: SimState, eph: Ephemeris, max_lines: int = 50) -> str:
     """A header line, then one line per satellite (the first ``max_lines``)."""
-    e = state.e0 + state.t
+    e, t = int(state.e0[0] + state.t[0]), int(state.t[0])
     hw = params.scenario.hardware
     soc = state.energy_wh / hw.battery_wh
     temp = state.temp_k - thermal.KELVIN
     census = np.bincount(state.place, minlength=len(Place.NAMES))
     lines = [
-        f"{params.scenario.name} t={state.t}/{params.scenario.episode.max_cycles} "
+        f"{params.scenario.name} t={t}/{params.scenario.episode.max_cycles} "
         f"ground={census[Place.GROUND]} done={census[Place.DONE]} dropped={census[Place.DROPPED]} "
-        f"value={state.totals['delivered_value']:.2f}"
+        f"value={state.totals['delivered_value'][0]:.2f}"
     ]
     for i in range(min(params.n_sats, max_lines)):
         gpu = "SAFE" if state.safe[i] else "HOT " if state.thermal_off[i] else "RCVR" if state.recover_s[i] > 0 else (
@@ -52,12 +53,12 @@ def render_rgb(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
     fig = _FIG["fig"]
     fig.clf()
     ax, bars = fig.add_axes((0.06, 0.35, 0.9, 0.6)), fig.add_axes((0.06, 0.07, 0.9, 0.2))
-    e = state.e0 + state.t
+    e, t = int(state.e0[0] + state.t[0]), int(state.t[0])
     lat, lon = eph.lat_deg[e], eph.lon_deg[e]
     ax.set_xlim(-180, 180)
     ax.set_ylim(-90, 90)
     ax.set_facecolor("#0b1d3a")
-    ax.set_title(f"{params.scenario.name}  t = {state.t * params.dt / 3600:.2f} h", fontsize=9)
+    ax.set_title(f"{params.scenario.name}  t = {t * params.dt / 3600:.2f} h", fontsize=9)
     if params.M:
         i, m = np.nonzero(eph.isl_up[e] & (eph.neighbours >= 0))
         j = eph.neighbours[i, m]

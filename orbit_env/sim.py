@@ -136,10 +136,25 @@ def make_params(scenario: Scenario, n_sats: int) -> Params:
 
 @dataclass
 class SimState:
-    """Mutable struct of arrays. Satellite arrays have N rows, job arrays J rows."""
+    """Mutable struct of arrays for B episodes of one scenario (B = 1 for a single env).
 
-    t: int  # steps taken this episode
-    e0: int  # ephemeris index of step 0
+    Satellite rows are episode-major: row ``b * N + i`` is satellite i of episode b, so B episodes are one
+    constellation of B x N satellites whose laser links never cross episodes. Job rows are padded
+    per episode: job ``b * J + j`` is job j of episode b, and every episode's table ends in rows that never
+    arrive, so the row at index -1 (the last) is a job that never arrives: gathers at -1 (no job) stay in
+    bounds. Job and satellite references (``slots``, ``active``, ``sat``, ...) are global row indices.
+    """
+
+    # per episode (B,)
+    t: np.ndarray  # steps taken this episode (negative during the warm start)
+    e0: np.ndarray  # ephemeris index of step 0
+    key: np.ndarray  # uint64 key of the episode's upset draws (``uniform``)
+    n_arrived: np.ndarray  # jobs submitted so far
+    arrived_by: np.ndarray  # (B, warm + max_cycles + 1) jobs submitted by the end of each step, from -warm
+    # per satellite (B * N,)
+    episode: np.ndarray  # the episode of each row
+    local: np.ndarray  # the satellite's index in its constellation
+    neighbours: np.ndarray  # (B * N, M) global row of each ISL partner, -1 if unused
     energy_wh: np.ndarray
     temp_k: np.ndarray
     safe: np.ndarray
@@ -147,72 +162,109 @@ class SimState:
     recover_s: np.ndarray  # seconds of upset recovery left
     active: np.ndarray  # active job per satellite, -1 none
     level: np.ndarray  # power level last used
-    slots: np.ndarray  # (N, K) job index or -1
-    antenna: np.ndarray  # (N,) station whose antenna the satellite held last step, -1 none
+    slots: np.ndarray  # (B * N, K) job index or -1
+    antenna: np.ndarray  # station whose antenna the satellite held last step, -1 none
+    # per job (B * J,)
+    J: int  # job rows per episode
     jobs: JobBatch
-    place: np.ndarray  # (J,) Place
-    sat: np.ndarray  # (J,) satellite holding the job (source while SENDING), -1 on the ground
-    slot: np.ndarray  # (J,) slot the job holds on ``sat``, -1 on the ground
-    dest: np.ndarray  # (J,) destination satellite while SENDING, else -1
-    dest_slot: np.ndarray  # (J,) slot reserved at the destination
-    term: np.ndarray  # (J,) ISL terminal of the source used while SENDING
-    finisher: np.ndarray  # (J,) satellite that completed the job's work, -1 until then (credited at delivery)
-    done_work: np.ndarray  # (J,) work completed (model units)
-    ckpt_work: np.ndarray  # (J,) work saved at the last checkpoint
-    xfer_left: np.ndarray  # (J,) bytes left of the current uplink / ISL transfer / downlink
-    delivered_s: np.ndarray  # (J,) delivery time (NaN until DONE)
-    n_arrived: int
-    totals: dict = field(default_factory=dict)  # episode accumulators for metrics
+    place: np.ndarray  # Place
+    sat: np.ndarray  # satellite holding the job (source while SENDING), -1 on the ground
+    slot: np.ndarray  # slot the job holds on ``sat``, -1 on the ground
+    dest: np.ndarray  # destination satellite while SENDING, else -1
+    dest_slot: np.ndarray  # slot reserved at the destination
+    term: np.ndarray  # ISL terminal of the source used while SENDING
+    finisher: np.ndarray  # satellite that completed the job's work, -1 until then (credited at delivery)
+    done_work: np.ndarray  # work completed (model units)
+    ckpt_work: np.ndarray  # work saved at the last checkpoint
+    xfer_left: np.ndarray  # bytes left of the current uplink / ISL transfer / downlink
+    delivered_s: np.ndarray  # delivery time (NaN until DONE)
+    live: np.ndarray  # (L,) ascending: the jobs submitted and not yet DONE or DROPPED (what a step touches)
+    totals: dict = field(default_factory=dict)  # (B,) episode accumulators for metrics, by name
+
+    @property
+    def B(self) -> int:
+        return len(self.t)
+
+    @property
+    def N(self) -> int:
+        return len(self.episode) // len(self.t)
 
 
-def _with_sentinel(jobs: JobBatch) -> JobBatch:
-    """Append a row that never arrives, so gathers at index -1 (no job) are always in bounds."""
-    tail = dict(submit_s=np.inf, model=0, gpus=1, work=1.0, deadline_s=0.0, value=0.0,  # finite: it is observed
-                fail_at_fraction=np.nan, outcome=0, batch=-1)  # fmt: skip
-    return JobBatch(**{f.name: np.append(getattr(jobs, f.name), tail[f.name]).astype(getattr(jobs, f.name).dtype)
+_SAT_ROWS = ("episode", "local", "neighbours", "energy_wh", "temp_k", "safe", "thermal_off", "recover_s", "active", "level", "slots", "antenna")
+_JOB_ROWS = ("place", "sat", "slot", "dest", "dest_slot", "term", "finisher", "done_work", "ckpt_work", "xfer_left", "delivered_s")
+_EPISODE_ROWS = ("t", "e0", "key", "n_arrived", "arrived_by")
+_LIVE = np.array([p in (Place.GROUND, Place.UPLINK, Place.ONBOARD, Place.SENDING, Place.RESULT) for p in range(len(Place.NAMES))])
+_NEVER = dict(submit_s=np.inf, model=0, gpus=1, work=1.0, deadline_s=0.0, value=0.0,  # finite: it is observed
+              fail_at_fraction=np.nan, outcome=0, batch=-1)  # fmt: skip
+
+
+def _pad_jobs(jobs: JobBatch, J: int) -> JobBatch:
+    """``jobs`` followed by rows that never arrive, J rows in all."""
+    n = J - len(jobs)
+    return JobBatch(**{f.name: np.concatenate([getattr(jobs, f.name), np.full(n, _NEVER[f.name], getattr(jobs, f.name).dtype)])
                        for f in dataclasses.fields(JobBatch)})  # fmt: skip
 
 
-def reset_state(params: Params, eph: Ephemeris, rng: np.random.Generator, jobs: JobBatch | None = None) -> SimState:
-    """A new episode: a random start within the ephemeris window and the scenario's jobs (or ``jobs``, with
-    times from step 0), then the warm start if the scenario has one (see ``warm_start``)."""
-    sc, N, K, W = params.scenario, params.n_sats, params.K, params.warm_steps
-    max_start = eph.n_steps - sc.episode.max_cycles - W
-    e0 = (int(rng.integers(0, max_start)) if max_start > 0 else 0) + W
-    if jobs is None:
-        jobs = _warm_jobs(params, rng)
-    jobs = _with_sentinel(jobs)
-    J = len(jobs)
-    hw = sc.hardware
+def reset_state(params: Params, eph: Ephemeris, rngs: list[np.random.Generator], jobs: list[JobBatch] | None = None) -> SimState:
+    """New episodes, one per random generator: a random start within the ephemeris window, the scenario's
+    jobs (or ``jobs[b]``, with times from step 0) and an upset key, drawn from the episode's own generator
+    in that order; then the warm start if the scenario has one (``warm_start``). Episode b depends on
+    ``rngs[b]`` alone, so a batch equals its episodes run one by one."""
+    sc, N, K, W, T = params.scenario, params.n_sats, params.K, params.warm_steps, params.scenario.episode.max_cycles
+    B = len(rngs)
+    max_start = eph.n_steps - T - W
+    e0, tables, keys = [], [], []
+    for b, rng in enumerate(rngs):
+        e0.append((int(rng.integers(0, max_start)) if max_start > 0 else 0) + W)
+        tables.append(_warm_jobs(params, rng) if jobs is None else jobs[b])
+        keys.append(rng.integers(0, 2**63, dtype=np.uint64))
+    J = max(map(len, tables)) + 1  # at least one row per episode that never arrives
+    padded = [_pad_jobs(jb, J) for jb in tables]
+    table = JobBatch(**{f.name: np.concatenate([getattr(p, f.name) for p in padded]) for f in dataclasses.fields(JobBatch)})
+    ends = (np.arange(-W, T + 1) + 1) * params.dt
+    hw, BN, BJ = sc.hardware, B * N, B * J
+    episode = np.repeat(np.arange(B), N)
+    nb = np.tile(eph.neighbours, (B, 1))
     state = SimState(
-        t=-W,
-        e0=e0,
-        energy_wh=np.full(N, hw.initial_soc * hw.battery_wh),
-        temp_k=np.full(N, hw.initial_temp_c + thermal.KELVIN),
-        safe=np.zeros(N, bool),
-        thermal_off=np.zeros(N, bool),
-        recover_s=np.zeros(N),
-        active=np.full(N, -1, np.int64),
-        level=np.full(N, params.P - 1, np.int64),
-        slots=np.full((N, K), -1, np.int64),
-        antenna=np.full(N, -1, np.int64),
-        jobs=jobs,
-        place=np.zeros(J, np.int8),
-        sat=np.full(J, -1, np.int64),
-        slot=np.full(J, -1, np.int64),
-        dest=np.full(J, -1, np.int64),
-        dest_slot=np.full(J, -1, np.int64),
-        term=np.full(J, -1, np.int64),
-        finisher=np.full(J, -1, np.int64),
-        done_work=np.zeros(J),
-        ckpt_work=np.zeros(J),
-        xfer_left=np.zeros(J),
-        delivered_s=np.full(J, np.nan),
-        n_arrived=0,
-        totals={k: 0.0 for k in TOTALS},
+        t=np.full(B, -W, np.int64),
+        e0=np.array(e0, np.int64),
+        key=np.array(keys, np.uint64),
+        n_arrived=np.zeros(B, np.int64),
+        arrived_by=np.stack([np.searchsorted(jb.submit_s, ends, side="left") for jb in tables]).astype(np.int64),
+        episode=episode,
+        local=np.tile(np.arange(N), B),
+        neighbours=np.where(nb >= 0, nb + (episode * N)[:, None], -1),
+        energy_wh=np.full(BN, hw.initial_soc * hw.battery_wh),
+        temp_k=np.full(BN, hw.initial_temp_c + thermal.KELVIN),
+        safe=np.zeros(BN, bool),
+        thermal_off=np.zeros(BN, bool),
+        recover_s=np.zeros(BN),
+        active=np.full(BN, -1, np.int64),
+        level=np.full(BN, params.P - 1, np.int64),
+        slots=np.full((BN, K), -1, np.int64),
+        antenna=np.full(BN, -1, np.int64),
+        J=J,
+        jobs=table,
+        place=np.zeros(BJ, np.int8),
+        sat=np.full(BJ, -1, np.int64),
+        slot=np.full(BJ, -1, np.int64),
+        dest=np.full(BJ, -1, np.int64),
+        dest_slot=np.full(BJ, -1, np.int64),
+        term=np.full(BJ, -1, np.int64),
+        finisher=np.full(BJ, -1, np.int64),
+        done_work=np.zeros(BJ),
+        ckpt_work=np.zeros(BJ),
+        xfer_left=np.zeros(BJ),
+        delivered_s=np.full(BJ, np.nan),
+        live=np.zeros(0, np.int64),
+        totals=new_totals(B),
     )
-    warm_start(params, state, eph, rng)
+    warm_start(params, state, eph)
     return state
+
+
+def new_totals(B: int) -> dict[str, np.ndarray]:
+    return {k: np.zeros(B) for k in TOTALS}
 
 
 def _warm_jobs(params: Params, rng: np.random.Generator) -> JobBatch:
@@ -225,26 +277,97 @@ def _warm_jobs(params: Params, rng: np.random.Generator) -> JobBatch:
     return dataclasses.replace(jobs, submit_s=jobs.submit_s - warm_s, deadline_s=jobs.deadline_s - warm_s) if warm_s else jobs
 
 
-def warm_start(params: Params, state: SimState, eph: Ephemeris, rng: np.random.Generator) -> None:
+def warm_start(params: Params, state: SimState, eph: Ephemeris) -> None:
     """Run the ``warm_steps`` before step 0 with ``builtin_actions``, then clear the episode totals.
 
     State starts at t = -warm_steps with batteries and radiators at their initial values and empty queues;
     the jobs submitted during the warm-up arrive, are admitted, run and delivered as in any step, so step 0
     sees a ground backlog, queues, partial progress, batteries and temperatures of a running constellation.
-    Everything draws from the episode's random stream: the warm state is a function of the seed.
+    Everything follows from the episode's generator: the warm state is a function of the seed.
     """
-    while state.t < 0:
-        step(params, state, eph, builtin_actions(params, state, eph), rng)
-    state.totals = {k: 0.0 for k in TOTALS}
+    while (state.t < 0).any():
+        step(params, state, eph, builtin_actions(params, state, eph))
+    state.totals = new_totals(state.B)
+
+
+def replace_episodes(state: SimState, which: np.ndarray, new: SimState) -> None:
+    """Put the episodes of ``new`` in place of episodes ``which`` of ``state`` (autoreset), in place.
+
+    Job tables are padded to the longer of the two per-episode lengths; references are moved to the
+    rows the episodes take in ``state``."""
+    which = np.asarray(which, np.int64)
+    if new.J > state.J:
+        _restride(state, new.J)
+    if new.J < state.J:
+        new = dataclasses.replace(new)
+        _restride(new, state.J)
+    N, J = state.N, state.J
+    sat_move = (which[:, None] * N + np.arange(N)).reshape(-1)  # row in state of each row of new
+    job_move = (which[:, None] * J + np.arange(J)).reshape(-1)
+    moved = lambda idx, to: np.where(idx >= 0, to[idx], -1)  # noqa: E731
+    for name in _EPISODE_ROWS:
+        getattr(state, name)[which] = getattr(new, name)
+    for name, v in new.totals.items():
+        state.totals[name][which] = v
+    for name in _SAT_ROWS:
+        v = getattr(new, name)
+        if name in ("slots", "active"):
+            v = moved(v, job_move)
+        elif name in ("neighbours",):
+            v = moved(v, sat_move)
+        elif name == "episode":
+            v = which[v]
+        getattr(state, name)[sat_move] = v
+    for f in dataclasses.fields(JobBatch):
+        getattr(state.jobs, f.name)[job_move] = getattr(new.jobs, f.name)
+    for name in _JOB_ROWS:
+        v = getattr(new, name)
+        getattr(state, name)[job_move] = moved(v, sat_move) if name in ("sat", "dest", "finisher") else v
+    kept = state.live[~np.isin(state.live // J, which)]
+    state.live = np.sort(np.concatenate([kept, job_move[new.live]]))
+
+
+def _restride(state: SimState, J: int) -> None:
+    """Pad every episode's job table to J rows, in place, moving job references to the new rows."""
+    B, old = state.B, state.J
+    grow = lambda v, fill: np.concatenate([v.reshape(B, old), np.full((B, J - old), fill, v.dtype)], axis=1).reshape(-1)  # noqa: E731
+    state.jobs = JobBatch(**{f.name: grow(getattr(state.jobs, f.name), _NEVER[f.name]) for f in dataclasses.fields(JobBatch)})
+    fills = dict(place=Place.FUTURE, done_work=0.0, ckpt_work=0.0, xfer_left=0.0, delivered_s=np.nan)
+    for name in _JOB_ROWS:
+        setattr(state, name, grow(getattr(state, name), fills.get(name, -1)))
+    move = lambda idx: np.where(idx >= 0, idx // old * J + idx % old, -1)  # noqa: E731
+    state.slots, state.active, state.live = move(state.slots), move(state.active), move(state.live)
+    state.J = J
+
+
+def uniform(key: np.ndarray, counter: np.ndarray) -> np.ndarray:
+    """Uniform [0, 1) numbers, a pure function of (key, counter) (SplitMix64's finaliser): the upset draw of
+    one satellite in one step, whatever else the batch holds."""
+    z = key + counter.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def sky_rows(state: SimState, n_sats: int) -> np.ndarray:
+    """(B * N,) each satellite's row in the flattened (time x satellite) ephemeris arrays this step."""
+    return (state.e0 + state.t)[state.episode] * n_sats + state.local
+
+
+def sky(eph: Ephemeris, name: str, rows: np.ndarray) -> np.ndarray:
+    """Ephemeris array ``name`` at this step, one row per satellite of the batch (``sky_rows``)."""
+    a = getattr(eph, name)
+    return a.reshape(-1, *a.shape[2:])[rows]
 
 
 def builtin_actions(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
-    """(N,) the warm start's rule (orbit_env's own, no agent): run the earliest-deadline runnable job, at the
-    top power level in sunlight and the lowest in eclipse, idle in eclipse below ``resume_soc``; admit the
+    """(B * N,) the warm start's rule (orbit_env's own, no agent): run the earliest-deadline runnable job, at
+    the top power level in sunlight and the lowest in eclipse, idle in eclipse below ``resume_soc``; admit the
     first fitting window entry when nothing runs or the loaded job would keep running."""
     hw, acts, P = params.scenario.hardware, params.actions, params.P
     mask = action_mask(params, state, eph).astype(bool)
-    sunlit = eph.sunlit[state.e0 + state.t]
+    sunlit = sky(eph, "sunlit", sky_rows(state, params.n_sats))
     level = np.where(sunlit, P - 1, 0)
     runnable = mask[:, acts.run(np.arange(params.K), 0)]
     deadline = np.where(runnable, state.jobs.deadline_s[state.slots], np.inf)
@@ -253,7 +376,7 @@ def builtin_actions(params: Params, state: SimState, eph: Ephemeris) -> np.ndarr
     act = np.where(go, acts.run(k, level), acts.IDLE)
     if params.G:
         can = mask[:, acts.admit(np.arange(params.G))]
-        keeps = ~go | ((state.slots[np.arange(params.n_sats), k] == state.active) & (state.level == level))
+        keeps = ~go | ((state.slots[np.arange(len(k)), k] == state.active) & (state.level == level))
         act = np.where(can.any(axis=1) & keeps, acts.admit(can.argmax(axis=1)), act)
     return act
 
@@ -273,25 +396,42 @@ _RUNNABLE = np.array([p == Place.ONBOARD for p in range(len(Place.NAMES))])
 _MOVABLE = np.array([p in (Place.ONBOARD, Place.RESULT) for p in range(len(Place.NAMES))])
 
 
+def per_episode(state: SimState, x: np.ndarray) -> np.ndarray:
+    """(B,) sum over each episode's satellites of a per-satellite quantity."""
+    return x.reshape(state.B, -1).sum(axis=1, dtype=np.float64)
+
+
+def per_episode_jobs(state: SimState, j: np.ndarray, weights=None) -> np.ndarray:
+    """(B,) count (or sum of ``weights``) of jobs ``j`` per episode, summed in ``j``'s order."""
+    return np.bincount(j // state.J, weights, minlength=state.B).astype(np.float64)
+
+
+def live_in(state: SimState, place: int) -> np.ndarray:
+    """The live jobs in ``place``, ascending."""
+    return state.live[state.place[state.live] == place]
+
+
 def action_mask(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
-    """(N, A) int8: 1 where an action is legal now. Idle is always legal."""
-    N, K, P, M = params.n_sats, params.K, params.P, params.M
+    """(B * N, A) int8: 1 where an action is legal now. Idle is always legal."""
+    K, P, M = params.K, params.P, params.M
+    BN = len(state.active)
     gpu_ok = ~state.safe & ~state.thermal_off & (state.recover_s <= 0)
-    place = state.place[state.slots]  # empty slots gather the sentinel job, which is FUTURE
-    a = state.active  # -1 gathers the sentinel job, which has nothing at risk
-    mask = np.empty((N, params.n_actions), np.int8)
+    place = state.place[state.slots]  # empty slots gather a job that never arrives: FUTURE
+    a = state.active  # -1 gathers a job that never arrives, with nothing at risk
+    mask = np.empty((BN, params.n_actions), np.int8)
     mask[:, 0] = 1
     mask[:, 1] = gpu_ok & (state.done_work[a] > state.ckpt_work[a])
-    mask[:, 2 : 2 + K * P].reshape(N, K, P)[:] = (_RUNNABLE[place] & gpu_ok[:, None])[:, :, None]
+    mask[:, 2 : 2 + K * P].reshape(BN, K, P)[:] = (_RUNNABLE[place] & gpu_ok[:, None])[:, :, None]
     if M:
+        nb = np.maximum(state.neighbours, 0)
         can_receive = (state.slots < 0).any(axis=1) & ~state.safe
-        link_ok = eph.isl_up[state.e0 + state.t] & can_receive[np.maximum(eph.neighbours, 0)] & ~state.safe[:, None]
+        link_ok = sky(eph, "isl_up", sky_rows(state, params.n_sats)) & can_receive[nb] & ~state.safe[:, None]
         send_ok = _MOVABLE[place][:, :, None] & link_ok[:, None, :]
         if np.isfinite(params.storage_b):  # the receiver needs room for the job's bytes
-            send_ok &= job_bytes(params, state, state.slots)[:, :, None] <= free_bytes(params, state)[np.maximum(eph.neighbours, 0)][:, None, :]
-        mask[:, 2 + K * P : 2 + K * P + K * M].reshape(N, K, M)[:] = send_ok
+            send_ok &= job_bytes(params, state, state.slots)[:, :, None] <= free_bytes(params, state)[nb][:, None, :]
+        mask[:, 2 + K * P : 2 + K * P + K * M].reshape(BN, K, M)[:] = send_ok
     if params.G:
-        window = admission_window(params, state)
+        window = admission_window(params, state)[state.episode]
         room = ground_link(params, state, eph) & ~state.safe & (state.slots < 0).any(axis=1)
         fits = (window >= 0) & (params.model_hold[state.jobs.model[window]] <= free_bytes(params, state)[:, None])
         mask[:, params.n_actions - params.G :] = room[:, None] & fits
@@ -312,8 +452,8 @@ def _assign_slots(state: SimState, targets: np.ndarray, order_key: np.ndarray, n
 
     Returns (accepted mask, slot index). Several requests may target one satellite in one step; the
     r-th request (by order_key) gets the r-th free slot, and requests beyond the free count are refused.
-    With ``need`` (bytes per request) and ``free`` ((N,) free bytes), a request is also refused when the
-    requests up to it (in that order, refused or not) need more than its target's free bytes.
+    With ``need`` (bytes per request) and ``free`` (free bytes per satellite), a request is also refused
+    when the requests up to it (in that order, refused or not) need more than its target's free bytes.
     """
     if len(targets) == 0:
         return np.zeros(0, bool), np.zeros(0, np.int64)
@@ -338,27 +478,34 @@ def job_bytes(params: Params, state: SimState, j) -> np.ndarray:
 
 
 def free_bytes(params: Params, state: SimState) -> np.ndarray:
-    """(N,) free storage per satellite (inf without a limit). A job in flight counts on both ends."""
+    """(B * N,) free storage per satellite (inf without a limit). A job in flight counts on both ends."""
     if not np.isfinite(params.storage_b):
-        return np.full(params.n_sats, np.inf)
+        return np.full(len(state.active), np.inf)
     j = state.slots
     return params.storage_b - np.where(j >= 0, job_bytes(params, state, j), 0.0).sum(axis=1)
 
 
-def _edf_ground(state: SimState, n: int) -> np.ndarray:
-    """The first ``n`` jobs of the ground queue: waiting jobs in earliest-deadline order (ties by arrival)."""
-    ground = np.flatnonzero(state.place == Place.GROUND)
-    return ground[np.argsort(state.jobs.deadline_s[ground], kind="stable")[:n]]
+def _edf_ground(state: SimState) -> tuple[np.ndarray, np.ndarray]:
+    """The ground queue of every episode: its waiting jobs in earliest-deadline order (ties by arrival),
+    episode after episode, and each job's rank in its episode's queue."""
+    ground = live_in(state, Place.GROUND)
+    ep = ground // state.J
+    order = np.lexsort((state.jobs.deadline_s[ground], ep))  # stable: equal deadlines keep arrival order
+    ground, ep = ground[order], ep[order]
+    return ground, np.arange(len(ground)) - np.searchsorted(ep, ep, side="left")
 
 
 def admission_window(params: Params, state: SimState) -> np.ndarray:
-    """(G,) the jobs every station offers: the ground queue's first G (``_edf_ground``), -1 past its end."""
-    top = _edf_ground(state, params.G)
-    return np.concatenate([top, np.full(params.G - len(top), -1, np.int64)])
+    """(B, G) the jobs every station of an episode offers: its ground queue's first G (``_edf_ground``), -1 past its end."""
+    ground, rank = _edf_ground(state)
+    window = np.full((state.B, params.G), -1, np.int64)
+    top = rank < params.G
+    window[ground[top] // state.J, rank[top]] = ground[top]
+    return window
 
 
 def ground_link(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
-    """(N,) bool: the satellite holds an antenna of its best visible station this step (uplink, downlink, admit).
+    """(B * N,) bool: the satellite holds an antenna of its best visible station this step (uplink, downlink, admit).
 
     Without an antenna limit, every contact. With ``antennas_per_station`` = A, each station serves at
     most A of the satellites that see it best, by priority: 2 = held this station's antenna last step and
@@ -366,19 +513,22 @@ def ground_link(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
     jobs wait on the ground), 0 = the rest; ties go to the lower satellite index. A satellite uses only its
     best station (``Ephemeris.station``); a contact without an antenna is no contact.
     """
-    e = state.e0 + state.t
-    contact = eph.contact[e]
+    rows = sky_rows(state, params.n_sats)
+    contact = sky(eph, "contact", rows)
     if not params.antennas or not contact.any():
         return contact
-    N = params.n_sats
-    busy = (state.place == Place.RESULT) | (state.place == Place.UPLINK)
-    wants = np.bincount(state.sat[busy], minlength=N) > 0
-    wants |= (state.slots < 0).any(axis=1) & (state.place == Place.GROUND).any()
-    station = eph.station[e].astype(np.int64)
+    BN = len(contact)
+    live = state.live
+    busy = live[(state.place[live] == Place.RESULT) | (state.place[live] == Place.UPLINK)]
+    wants = np.bincount(state.sat[busy], minlength=BN) > 0
+    waiting = np.bincount(live_in(state, Place.GROUND) // state.J, minlength=state.B) > 0
+    wants |= (state.slots < 0).any(axis=1) & waiting[state.episode]
+    station = sky(eph, "station", rows).astype(np.int64)
     prio = wants * (1 + (state.antenna == station))
     sats = np.flatnonzero(contact)
-    link = np.zeros(N, bool)
-    link[sats] = _rank_in_group(station[sats], (2 - prio[sats]) * N + sats) < params.antennas
+    link = np.zeros(BN, bool)
+    group = state.episode[sats] * len(eph.station_names) + station[sats]
+    link[sats] = _rank_in_group(group, (2 - prio[sats]) * BN + sats) < params.antennas
     return link
 
 
@@ -397,16 +547,17 @@ def _start_uplink(params: Params, state: SimState, j: np.ndarray, sat: np.ndarra
     state.xfer_left[j] = params.model_data[state.jobs.model[j]]
 
 
-def _crash(state: SimState, params: Params, crashed: np.ndarray) -> float:
-    """Roll the active jobs of ``crashed`` satellites back to their checkpoints; return lost reference seconds."""
-    if not crashed.any():
-        return 0.0
-    j = state.active[crashed & (state.active >= 0)]
-    lost = state.done_work[j] - state.ckpt_work[j]
-    state.done_work[j] = state.ckpt_work[j]
+def _crash(state: SimState, params: Params, crashed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Roll the active jobs of ``crashed`` satellites back to their checkpoints.
+
+    Returns (B,) reference seconds lost per episode, and per satellite the job it lost (-1 none) and the work lost."""
+    j = np.where(crashed, state.active, -1)
+    lost = np.where(j >= 0, state.done_work[j] - state.ckpt_work[j], 0.0)
+    hit = j[j >= 0]
+    state.done_work[hit] = state.ckpt_work[hit]
     state.active[crashed] = -1
     thr = params.model_thr[state.jobs.model[j]] / params.sat_speed  # reference units/s
-    return float((lost / thr).sum())
+    return per_episode(state, lost / thr), j, lost
 
 
 def _settle_on_board(params: Params, state: SimState, j: np.ndarray) -> None:
@@ -419,7 +570,7 @@ def _settle_on_board(params: Params, state: SimState, j: np.ndarray) -> None:
     state.dest[j] = -1
 
 
-def value_at(jobs: JobBatch, idx, t_s: float, half_life_h: float):
+def value_at(jobs: JobBatch, idx, t_s, half_life_h: float):
     """Value earned by delivering jobs ``idx`` at time t: full by the deadline, halving every half-life after."""
     late = np.maximum(t_s - jobs.deadline_s[idx], 0.0)
     return jobs.value[idx] * 0.5 ** (late / (half_life_h * 3600.0))
@@ -430,92 +581,142 @@ def value_at(jobs: JobBatch, idx, t_s: float, half_life_h: float):
 
 @dataclass
 class StepInfo:
-    """What happened in one step, per satellite, for rewards and infos."""
+    """What happened in one step, per satellite row, for rewards and infos."""
 
-    delivered_value: np.ndarray  # (N,) value delivered this step, credited to the satellite that finished each job
+    delivered_value: np.ndarray  # value delivered this step, credited to the satellite that finished each job
     # (a relayed result goes down through a neighbour, but the work, and so the credit, is the finisher's)
-    shaping: np.ndarray  # (N,) value now (discounted when late) x fraction of work done (minus lost) by each satellite
-    safe_entered: np.ndarray  # (N,) bool
-    thermal_shutdown: np.ndarray  # (N,) bool
-    upset: np.ndarray  # (N,) bool
-    invalid: np.ndarray  # (N,) bool
+    shaping: np.ndarray  # value now (discounted when late) x fraction of work done (minus lost) by each satellite
+    safe_entered: np.ndarray  # bool
+    thermal_shutdown: np.ndarray  # bool
+    upset: np.ndarray  # bool
+    invalid: np.ndarray  # bool
     solar_w: np.ndarray
     load_w: np.ndarray
     battery: power.BatteryStep
     gpu_temp_c: np.ndarray
 
 
-def step(
-    params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, rng: np.random.Generator, mask: np.ndarray | None = None
-) -> StepInfo:
-    """Advance one step of ``dt`` seconds. Mutates ``state`` in place; ``actions`` is (N,) ints in [0, A).
+@dataclass
+class Decision:
+    """The actions of one step, decoded after validation (an illegal action is idle)."""
 
-    ``mask``: the action mask of the current state if the caller already has it (observe() made it).
+    invalid: np.ndarray  # (B * N,) the action was illegal
+    run: np.ndarray
+    checkpoint: np.ndarray
+    send: np.ndarray
+    admit: np.ndarray
+    chosen: np.ndarray  # job in the action's slot, -1 none
+    level: np.ndarray  # power level of a run action
+    terminal: np.ndarray  # ISL terminal of a send action
+    entry: np.ndarray  # window entry of an admit action
+
+
+@dataclass
+class Compute:
+    """What the accelerators did this step."""
+
+    computing: np.ndarray  # the loaded job ran (maybe throttled, maybe shut down)
+    shutdown: np.ndarray  # thermal shutdown this step
+    ended: np.ndarray  # the job ran to its end (finished or failed)
+    busy_s: np.ndarray  # seconds of useful compute
+    cap_w: np.ndarray  # power cap per accelerator
+    gpu_temp_c: np.ndarray
+    shaping: np.ndarray
+
+
+def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, mask: np.ndarray | None = None) -> StepInfo:
+    """Advance every episode by one step of ``dt`` seconds, in place; ``actions`` is (B * N,) ints in [0, A).
+
+    A step is a sequence of phases over the state arrays: the ground link and window are fixed at the
+    step's start (as the observation showed them), then arrivals, actions, compute, upsets, links,
+    ground, power, thermal. ``mask``: the action mask of the current state if the caller has it.
     """
-    sc, hw, acc = params.scenario, params.scenario.hardware, params.scenario.hardware.accel
-    N, dt, jobs = params.n_sats, params.dt, state.jobs
-    e = state.e0 + state.t
-    now = state.t * dt
-    tot = state.totals
-    sats = np.arange(N)
-    u_upset = rng.random(N)  # drawn every step so the random stream does not depend on the state
-    contact = ground_link(params, state, eph)  # decided before this step's arrivals, as the mask was
-    window = admission_window(params, state) if params.G else None
-
-    # -- arrivals and expiry on the ground
-    n_new = int(np.searchsorted(jobs.submit_s, now + dt, side="left"))
-    state.place[state.n_arrived : n_new] = Place.GROUND
-    state.n_arrived = n_new
-    expired = (state.place == Place.GROUND) & (now > jobs.deadline_s + sc.workload.drop_after_h * 3600.0)
-    state.place[expired] = Place.DROPPED
-    tot["jobs_dropped"] += np.count_nonzero(expired)
-
-    # -- decode and validate actions against the mask of the current state
+    rows = sky_rows(state, params.n_sats)
     if mask is None:
         mask = action_mask(params, state, eph)
-    legal = mask[sats, actions].astype(bool)
-    invalid = ~legal
-    tot["invalid_actions"] += np.count_nonzero(invalid)
+    contact = ground_link(params, state, eph)
+    window = admission_window(params, state) if params.G else None
+    arrivals(params, state)
+    dec = decode(params, state, actions, mask)
+    comp = compute(params, state, eph, dec, rows)
+    upset = upsets(params, state, eph, comp, rows)
+    terminals_busy = isl(params, state, eph, dec, rows)
+    delivered = ground(params, state, dec, contact, window)
+    solar_w, load_w, bat, entered = power_balance(params, state, eph, comp, contact, terminals_busy, rows)
+    thermal_balance(params, state, eph, comp, load_w - bat.unmet_w, rows)
+    state.live = state.live[_LIVE[state.place[state.live]]]
+    state.antenna = np.where(contact, sky(eph, "station", rows), -1)
+    state.t += 1
+    return StepInfo(delivered, comp.shaping, entered, comp.shutdown, upset, dec.invalid, solar_w, load_w, bat, comp.gpu_temp_c)
+
+
+def _now(params: Params, state: SimState) -> np.ndarray:
+    """(B,) seconds from step 0 at the start of each episode's current step."""
+    return state.t * params.dt
+
+
+def arrivals(params: Params, state: SimState) -> None:
+    """Jobs submitted during this step join the ground queue; jobs waiting past deadline + drop_after_h are dropped."""
+    B, J = state.B, state.J
+    n_new = state.arrived_by[np.arange(B), state.t + params.warm_steps]
+    count = n_new - state.n_arrived
+    if count.any():
+        first = np.arange(B) * J + state.n_arrived
+        new = np.repeat(first - np.cumsum(count) + count, count) + np.arange(count.sum())
+        state.place[new] = Place.GROUND
+        state.live = np.insert(state.live, np.searchsorted(state.live, new), new)
+    state.n_arrived = n_new
+    waiting = live_in(state, Place.GROUND)
+    late = _now(params, state)[waiting // J] > state.jobs.deadline_s[waiting] + params.scenario.workload.drop_after_h * 3600.0
+    expired = waiting[late]
+    state.place[expired] = Place.DROPPED
+    state.totals["jobs_dropped"] += per_episode_jobs(state, expired)
+
+
+def decode(params: Params, state: SimState, actions: np.ndarray, mask: np.ndarray) -> Decision:
+    """Check the actions against the mask (an illegal one becomes idle, and is counted) and split them by kind."""
+    rows = np.arange(len(actions))
+    legal = mask[rows, actions].astype(bool)
+    state.totals["invalid_actions"] += per_episode(state, ~legal)
     act_kind, act_slot, act_level, act_neigh = params.actions.tables
     kind = np.where(legal, act_kind[actions], Act.IDLE)
-    k_slot = act_slot[actions]
-    chosen = state.slots[sats, k_slot]
-    run = kind == Act.RUN
-    ckpt = kind == Act.CHECKPOINT
-    send = kind == Act.SEND
-    admit = kind == Act.ADMIT
+    entry = params.actions.entry[actions] if params.G else None
+    return Decision(~legal, kind == Act.RUN, kind == Act.CHECKPOINT, kind == Act.SEND, kind == Act.ADMIT,
+                    state.slots[rows, act_slot[actions]], act_level[actions], act_neigh[actions], entry)  # fmt: skip
 
-    # -- checkpoints and job switches cost time on the accelerators
+
+def compute(params: Params, state: SimState, eph: Ephemeris, dec: Decision, rows: np.ndarray) -> Compute:
+    """Checkpoints and job switches (which cost accelerator time), then the loaded jobs run: DVFS at the
+    power cap, the hardware throttle above the slowdown temperature, shutdown above the limit."""
+    sc, hw, acc, dt, jobs, tot = params.scenario, params.scenario.hardware, params.scenario.hardware.accel, params.dt, state.jobs, state.totals
     write_bps = hw.checkpoint_write_gbps * 1e9 / 8.0
     ckpt_s = lambda j: hw.checkpoint_overhead_s + params.model_ckpt[jobs.model[j]] / write_bps  # noqa: E731
     old = state.active
-    has_old = old >= 0
-    old_j = old
-    switching = run & (chosen != old)
-    send_active = send & (chosen == old)
-    save_old = (switching | ckpt | send_active) & has_old & (state.done_work[old_j] > state.ckpt_work[old_j])
-    overhead = np.where(save_old, ckpt_s(old_j), 0.0) + np.where(switching, ckpt_s(chosen), 0.0)
-    state.ckpt_work[old_j[save_old]] = state.done_work[old_j[save_old]]
-    tot["checkpoints"] += np.count_nonzero(save_old)
-    state.active = np.where(run, chosen, np.where(send_active, -1, old))  # idle keeps the job loaded
-    state.level = np.where(run, act_level[actions], state.level)
+    switching = dec.run & (dec.chosen != old)
+    send_active = dec.send & (dec.chosen == old)
+    save_old = (switching | dec.checkpoint | send_active) & (old >= 0) & (state.done_work[old] > state.ckpt_work[old])
+    overhead = np.where(save_old, ckpt_s(old), 0.0) + np.where(switching, ckpt_s(dec.chosen), 0.0)
+    state.ckpt_work[old[save_old]] = state.done_work[old[save_old]]
+    tot["checkpoints"] += per_episode(state, save_old)
+    state.active = np.where(dec.run, dec.chosen, np.where(send_active, -1, old))  # idle keeps the job loaded
+    state.level = np.where(dec.run, dec.level, state.level)
     # the laser terminal works beside the accelerators: sending another job keeps the loaded one running
-    computing = (run | ckpt | admit | (send & ~send_active)) & (state.active >= 0)
+    computing = (dec.run | dec.checkpoint | dec.admit | (dec.send & ~send_active)) & (state.active >= 0)
 
-    # -- compute: DVFS at the power cap, hardware throttle above the slowdown temperature
     j = state.active
     cap_w = params.caps_w[state.level]
     t_gpu = thermal.gpu_temp_c(state.temp_k, np.where(computing, cap_w, acc.idle_w), hw.gpu_k_per_w)
     shutdown = computing & (t_gpu >= acc.shutdown_c)
     throttled = computing & (t_gpu >= acc.throttle_c) & ~shutdown
-    tot["throttled_steps"] += np.count_nonzero(throttled)
+    tot["throttled_steps"] += per_episode(state, throttled)
     rate = params.rate_per_level[jobs.model[j], state.level] * np.where(throttled, 0.5, 1.0)  # hardware slowdown
-    compute_s = np.where(computing & ~shutdown, np.maximum(dt - overhead, 0.0), 0.0)
+    running = computing & ~shutdown
+    compute_s = np.where(running, np.maximum(dt - overhead, 0.0), 0.0)
     end_work = np.where(np.isnan(jobs.fail_at_fraction[j]), jobs.work[j], jobs.fail_at_fraction[j] * jobs.work[j])
     busy_s = np.minimum(compute_s, (end_work - state.done_work[j]) / np.maximum(rate, 1e-12))
-    progress = np.where(computing & ~shutdown, rate * busy_s, 0.0)
+    progress = np.where(running, rate * busy_s, 0.0)
     state.done_work[j[computing]] += progress[computing]
-    ended = computing & ~shutdown & (state.done_work[j] >= end_work * (1 - 1e-12))
+    ended = running & (state.done_work[j] >= end_work * (1 - 1e-12))
     finished = ended & np.isnan(jobs.fail_at_fraction[j])
     fj = j[finished]
     state.done_work[fj] = jobs.work[fj]
@@ -526,168 +727,202 @@ def step(
         failed = j[ended & ~finished]  # the job itself failed or was cancelled (trace outcome): it leaves
         state.slots[state.sat[failed], state.slot[failed]] = -1
         state.place[failed] = Place.DROPPED
-        tot["jobs_failed"] += len(failed)
+        tot["jobs_failed"] += per_episode_jobs(state, failed)
         state.active[ended] = -1
-    shaping = np.zeros(N)  # the value the work would earn if delivered now (discounted when late)
-    shaping[computing] = (value_at(jobs, j, now, sc.workload.value_half_life_h) * progress / jobs.work[j])[computing]
-    gpu_busy = busy_s + np.where(save_old | switching, overhead, 0.0)
-    tot["busy_gpu_s"] += float(gpu_busy.sum()) * params.n_accel
+    now = _now(params, state)[state.episode]
+    shaping = np.where(computing, value_at(jobs, j, now, sc.workload.value_half_life_h) * progress / jobs.work[j], 0.0)
+    tot["busy_gpu_s"] += per_episode(state, busy_s + np.where(save_old | switching, overhead, 0.0)) * params.n_accel
+    return Compute(computing, shutdown, ended, busy_s, cap_w, t_gpu, shaping)
 
-    # -- radiation upsets and thermal shutdowns crash the active job
-    running_now = computing & ~shutdown & ~ended
-    p_up = radiation.upset_probability(
-        radiation.upset_rate_per_s(params.n_accel * running_now, eph.in_saa[e], sc.radiation.upsets_per_gpu_day, sc.radiation.saa_multiplier),
-        dt,
-    )
-    upset = running_now & (u_upset < p_up)
-    crash = upset | shutdown
-    lost_before = state.done_work.copy() if sc.episode.dense_shaping else None
-    tot["work_lost_s"] += _crash(state, params, crash)
+
+def _lose(params: Params, state: SimState, comp: Compute, crashed: np.ndarray) -> None:
+    """Crash the active jobs of ``crashed`` satellites (``_crash``), count the loss and take back its shaping."""
+    lost_s, j, lost = _crash(state, params, crashed)
+    state.totals["work_lost_s"] += lost_s
+    if params.scenario.episode.dense_shaping:
+        now = _now(params, state)[state.episode]
+        worth = value_at(state.jobs, j, now, params.scenario.workload.value_half_life_h)
+        comp.shaping -= worth * lost / state.jobs.work[j]
+
+
+def upsets(params: Params, state: SimState, eph: Ephemeris, comp: Compute, rows: np.ndarray) -> np.ndarray:
+    """Radiation upsets (more likely in the SAA) and thermal shutdowns crash the active job; an upset
+    starts a recovery during which the accelerators are unavailable. Returns the upsets."""
+    sc, dt = params.scenario, params.dt
+    running_now = comp.computing & ~comp.shutdown & ~comp.ended
+    rate = radiation.upset_rate_per_s(params.n_accel * running_now, sky(eph, "in_saa", rows), sc.radiation.upsets_per_gpu_day, sc.radiation.saa_multiplier)
+    draw = uniform(state.key[state.episode], (state.t + params.warm_steps)[state.episode] * params.n_sats + state.local)
+    upset = running_now & (draw < radiation.upset_probability(rate, dt))
+    _lose(params, state, comp, upset | comp.shutdown)
     state.recover_s = np.where(upset, sc.radiation.recovery_s, np.maximum(state.recover_s - dt, 0.0))
-    tot["upsets"] += np.count_nonzero(upset)
-    tot["thermal_shutdowns"] += np.count_nonzero(shutdown)
+    state.totals["upsets"] += per_episode(state, upset)
+    state.totals["thermal_shutdowns"] += per_episode(state, comp.shutdown)
+    return upset
 
-    # -- ISL: start sends, advance transfers, abort on broken links, land arrivals
-    if send.any():
-        src = sats[send]
-        term = act_neigh[actions[send]]
-        ok, tslot = _assign_slots(state, eph.neighbours[src, term], src, *_bytes_check(params, state, chosen[send]))
-        sj, src, term, tslot = chosen[send][ok], src[ok], term[ok], tslot[ok]
-        state.dest[sj], state.dest_slot[sj], state.term[sj] = eph.neighbours[src, term], tslot, term
+
+def isl(params: Params, state: SimState, eph: Ephemeris, dec: Decision, rows: np.ndarray) -> np.ndarray:
+    """ISL: start the sends, advance transfers (a terminal's rate shared by its transfers), abort those whose
+    link broke, land arrivals. Returns the laser terminals in use per satellite."""
+    sc, jobs, tot = params.scenario, state.jobs, state.totals
+    BN, M = len(state.active), params.M
+    if dec.send.any():
+        src = np.flatnonzero(dec.send)
+        term = dec.terminal[src]
+        j = dec.chosen[src]
+        ok, tslot = _assign_slots(state, state.neighbours[src, term], src, *_bytes_check(params, state, j))
+        sj, src, term, tslot = j[ok], src[ok], term[ok], tslot[ok]
+        state.dest[sj], state.dest_slot[sj], state.term[sj] = state.neighbours[src, term], tslot, term
         state.slots[state.dest[sj], tslot] = sj
         state.xfer_left[sj] = np.where(state.done_work[sj] >= jobs.work[sj], params.model_result[jobs.model[sj]], params.model_ckpt[jobs.model[sj]])
         state.place[sj] = Place.SENDING
-        tot["isl_transfers"] += len(sj)
-    sending = np.flatnonzero(state.place == Place.SENDING)
-    terminals_busy = np.zeros(N, np.int64)  # each terminal is one link: its power is drawn once, its rate shared
-    if len(sending):
-        up = eph.isl_up[e, state.sat[sending], state.term[sending]]
-        ab = sending[~up]
-        state.slots[state.dest[ab], state.dest_slot[ab]] = -1
-        _settle_on_board(params, state, ab)
-        tot["isl_aborts"] += len(ab)
-        moving = sending[up]
-        M, src_sat, src_term = params.M, state.sat[moving], state.term[moving]
-        terminals_busy = links.terminals_in_use(src_sat, src_term, N, M)
-        state.xfer_left[moving] -= links.shared_progress(links.terminal_index(src_sat, src_term, M), N * M,
-                                                         links.bytes_per_step(sc.links.isl_rate_gbps, dt))
-        landed = moving[state.xfer_left[moving] <= 0]
-        state.slots[state.sat[landed], state.slot[landed]] = -1
-        state.sat[landed], state.slot[landed] = state.dest[landed], state.dest_slot[landed]
-        _settle_on_board(params, state, landed)
+        tot["isl_transfers"] += per_episode_jobs(state, sj)
+    sending = live_in(state, Place.SENDING)
+    if not len(sending):
+        return np.zeros(BN, np.int64)
+    up = sky(eph, "isl_up", rows)[state.sat[sending], state.term[sending]]
+    aborted = sending[~up]
+    state.slots[state.dest[aborted], state.dest_slot[aborted]] = -1
+    _settle_on_board(params, state, aborted)
+    tot["isl_aborts"] += per_episode_jobs(state, aborted)
+    moving = sending[up]
+    src_sat, src_term = state.sat[moving], state.term[moving]
+    state.xfer_left[moving] -= links.shared_progress(links.terminal_index(src_sat, src_term, M), BN * M,
+                                                           links.bytes_per_step(sc.links.isl_rate_gbps, params.dt))  # fmt: skip
+    landed = moving[state.xfer_left[moving] <= 0]
+    state.slots[state.sat[landed], state.slot[landed]] = -1
+    state.sat[landed], state.slot[landed] = state.dest[landed], state.dest_slot[landed]
+    _settle_on_board(params, state, landed)
+    return links.terminals_in_use(src_sat, src_term, BN, M)
 
-    # -- ground segment: uplink waiting jobs (automatically, earliest deadline first, or as admitted) and downlink results
-    if not params.G and contact.any() and (state.place == Place.GROUND).any():
-        uplinking = np.bincount(state.sat[state.place == Place.UPLINK], minlength=N)
-        takers = np.flatnonzero(contact & ~state.safe & (uplinking == 0) & (state.slots < 0).any(axis=1))
-        gj = _edf_ground(state, len(takers))
-        takers = takers[: len(gj)]
-        ok, uslot = _assign_slots(state, takers, takers, *_bytes_check(params, state, gj))  # a job that does not fit stays
-        _start_uplink(params, state, gj[ok], takers[ok], uslot[ok])
-    if params.G and admit.any():
+
+def ground(params: Params, state: SimState, dec: Decision, contact: np.ndarray, window: np.ndarray | None) -> np.ndarray:
+    """Uplink waiting jobs (automatically, earliest deadline first, or as admitted) and downlink results.
+    Returns the value delivered, per satellite that finished the job."""
+    sc, jobs, tot, J = params.scenario, state.jobs, state.totals, state.J
+    BN = len(contact)
+    if not params.G and contact.any():
+        _auto_uplink(params, state, contact)
+    if params.G and dec.admit.any():
         # an entry admitted by several satellites goes to the lowest index; the others' admit does nothing
-        who = sats[admit]
-        gj = window[params.actions.entry[actions[admit]]]
+        who = np.flatnonzero(dec.admit)
+        gj = window[state.episode[who], dec.entry[who]]
         claim = (_rank_in_group(gj, who) == 0) & (state.place[gj] == Place.GROUND)  # not expired at this step's start
         ok, uslot = _assign_slots(state, who[claim], who[claim], *_bytes_check(params, state, gj[claim]))
         _start_uplink(params, state, gj[claim][ok], who[claim][ok], uslot[ok])
-        tot["admit_refused"] += len(who) - np.count_nonzero(ok)
-    uplink = np.flatnonzero(state.place == Place.UPLINK)
+        refused = np.ones(len(who), bool)
+        refused[np.flatnonzero(claim)[ok]] = False
+        tot["admit_refused"] += per_episode(state, np.bincount(who[refused], minlength=BN))
+    uplink = live_in(state, Place.UPLINK)
     if len(uplink):
         live = uplink[contact[state.sat[uplink]]]  # an uplink cut by the end of a contact resumes at the next
-        state.xfer_left[live] -= links.shared_progress(state.sat[live], N, links.bytes_per_step(sc.ground.uplink_gbps, dt))
+        state.xfer_left[live] -= links.shared_progress(state.sat[live], BN, links.bytes_per_step(sc.ground.uplink_gbps, params.dt))
         state.place[live[state.xfer_left[live] <= 0]] = Place.ONBOARD
 
-    delivered_value = np.zeros(N)
-    results = np.flatnonzero(state.place == Place.RESULT)
+    results = live_in(state, Place.RESULT)
     results = results[contact[state.sat[results]]]
-    if len(results):
-        state.xfer_left[results] -= links.shared_progress(state.sat[results], N, links.bytes_per_step(sc.ground.downlink_gbps, dt))
-        delivered = results[state.xfer_left[results] <= 0]
-        value = value_at(jobs, delivered, now + dt, sc.workload.value_half_life_h)
-        delivered_value = np.bincount(state.finisher[delivered], weights=value, minlength=N)
-        state.slots[state.sat[delivered], state.slot[delivered]] = -1
-        state.place[delivered] = Place.DONE
-        state.delivered_s[delivered] = now + dt
-        tot["delivered_value"] += float(value.sum())
-        if params.measure[0] <= state.t < params.measure[1]:
-            tot["window_value"] += float(value.sum())
-        tot["jobs_delivered"] += len(delivered)
-        tot["deadline_hits"] += np.count_nonzero(now + dt <= jobs.deadline_s[delivered])
-        tot["useful_gpu_s"] += float(jobs.value[delivered].sum()) * 3600.0
-        tot["completion_s"] += float((now + dt - jobs.submit_s[delivered]).sum())
+    if not len(results):
+        return np.zeros(BN)
+    state.xfer_left[results] -= links.shared_progress(state.sat[results], BN, links.bytes_per_step(sc.ground.downlink_gbps, params.dt))
+    delivered = results[state.xfer_left[results] <= 0]
+    end = (_now(params, state) + params.dt)[delivered // J]
+    value = value_at(jobs, delivered, end, sc.workload.value_half_life_h)
+    state.slots[state.sat[delivered], state.slot[delivered]] = -1
+    state.place[delivered] = Place.DONE
+    state.delivered_s[delivered] = end
+    per_ep = per_episode_jobs(state, delivered, value)
+    tot["delivered_value"] += per_ep
+    lo, hi = params.measure
+    tot["window_value"] += np.where((lo <= state.t) & (state.t < hi), per_ep, 0.0)
+    tot["jobs_delivered"] += per_episode_jobs(state, delivered)
+    tot["deadline_hits"] += per_episode_jobs(state, delivered[end <= jobs.deadline_s[delivered]])
+    tot["useful_gpu_s"] += per_episode_jobs(state, delivered, jobs.value[delivered]) * 3600.0
+    tot["completion_s"] += per_episode_jobs(state, delivered, end - jobs.submit_s[delivered])
+    return np.bincount(state.finisher[delivered], weights=value, minlength=BN)
 
-    # -- power: loads, battery, safe mode (which crashes the active job and turns accelerators off)
-    gpu_w = np.where(
-        state.safe, 0.0, np.where(computing & ~shutdown, (busy_s * cap_w + (dt - busy_s) * acc.idle_w) / dt, acc.idle_w)
-    ) * params.n_accel
+
+def _auto_uplink(params: Params, state: SimState, contact: np.ndarray) -> None:
+    """Automatic admission: each episode's waiting jobs, earliest deadline first, go to its satellites with a
+    link, a free slot and no uplink in progress, in index order (a job that does not fit stays)."""
+    waiting, rank = _edf_ground(state)
+    if not len(waiting):
+        return
+    uplinking = np.bincount(state.sat[live_in(state, Place.UPLINK)], minlength=len(contact))
+    takers = np.flatnonzero(contact & ~state.safe & (uplinking == 0) & (state.slots < 0).any(axis=1))
+    n_takers = np.bincount(state.episode[takers], minlength=state.B)
+    ep = waiting // state.J
+    take = rank < n_takers[ep]
+    gj = waiting[take]
+    sat = takers[(np.cumsum(n_takers) - n_takers)[ep[take]] + rank[take]]
+    ok, uslot = _assign_slots(state, sat, sat, *_bytes_check(params, state, gj))
+    _start_uplink(params, state, gj[ok], sat[ok], uslot[ok])
+
+
+def power_balance(params, state, eph, comp: Compute, contact, terminals_busy, rows):
+    """Loads (accelerators, bus, laser terminals, radio, heater), solar input and the battery; safe mode,
+    entered on low charge or a brown-out, crashes the active job and turns the accelerators off.
+    Returns (solar_w, load_w, battery step, safe-mode entries)."""
+    hw, acc, dt, tot = params.scenario.hardware, params.scenario.hardware.accel, params.dt, state.totals
+    busy_s = comp.busy_s
+    gpu_w = np.where(state.safe, 0.0, np.where(comp.computing & ~comp.shutdown, (busy_s * comp.cap_w + (dt - busy_s) * acc.idle_w) / dt, acc.idle_w)) * params.n_accel
     heater = state.temp_k < hw.min_temp_c + thermal.KELVIN
     load_w = hw.bus_w + gpu_w + hw.isl_terminal_w * terminals_busy + hw.radio_w * contact + hw.heater_w * heater
-    solar_w = power.solar_power_w(eph.sunlit[e], hw.solar_area_m2, hw.solar_w_per_m2)
-    bat = power.battery_step(
-        state.energy_wh, solar_w, load_w, dt, hw.battery_wh, hw.max_charge_w, hw.charge_efficiency, hw.discharge_efficiency
-    )
+    solar_w = power.solar_power_w(sky(eph, "sunlit", rows), hw.solar_area_m2, hw.solar_w_per_m2)
+    bat = power.battery_step(state.energy_wh, solar_w, load_w, dt, hw.battery_wh, hw.max_charge_w, hw.charge_efficiency, hw.discharge_efficiency)
     state.energy_wh = bat.energy_wh
-    state.safe, entered = power.safe_mode_update(
-        state.safe, bat.energy_wh / hw.battery_wh, hw.safe_mode_soc, hw.resume_soc, bat.unmet_w > 0
-    )
-    tot["work_lost_s"] += _crash(state, params, entered)
-    tot["safe_mode_entries"] += np.count_nonzero(entered)
-    if lost_before is not None:
-        lost = lost_before - state.done_work
-        lost_sats = np.maximum(state.sat, 0)
-        worth = value_at(jobs, slice(None), now, sc.workload.value_half_life_h)
-        shaping -= np.bincount(lost_sats, weights=worth * lost / jobs.work, minlength=N)
-
-    # -- thermal: all electrical power ends as heat in the node; shutdown clears below max operating
-    state.temp_k = thermal.node_step(
-        state.temp_k, load_w - bat.unmet_w, dt, hw.heat_capacity_j_per_k, hw.emissivity, hw.radiator_area_m2,
-        np.where(eph.sunlit[e], hw.sink_temp_k, hw.sink_temp_eclipse_k),
-    )
-    cool = thermal.gpu_temp_c(state.temp_k, acc.idle_w, hw.gpu_k_per_w) < acc.max_operating_c
-    state.thermal_off = (state.thermal_off & ~cool) | shutdown  # a new shutdown lasts at least one step
-
+    state.safe, entered = power.safe_mode_update(state.safe, bat.energy_wh / hw.battery_wh, hw.safe_mode_soc, hw.resume_soc, bat.unmet_w > 0)
+    _lose(params, state, comp, entered)
+    tot["safe_mode_entries"] += per_episode(state, entered)
     dt_h = dt / 3600.0
-    tot["energy_solar_wh"] += float(solar_w.sum()) * dt_h
-    tot["energy_load_wh"] += float(load_w.sum()) * dt_h
-    tot["energy_gpu_wh"] += float(gpu_w.sum()) * dt_h
-    tot["energy_shunt_wh"] += float(bat.shunt_w.sum()) * dt_h
-    tot["battery_cycles"] += float(bat.discharge_w.sum()) * dt_h / (hw.battery_wh * N)  # equivalent full cycles per satellite (wear)
-    state.antenna = np.where(contact, eph.station[e], -1)
-    state.t += 1
-    return StepInfo(delivered_value, shaping, entered, shutdown, upset, invalid, solar_w, load_w, bat, t_gpu)
+    tot["energy_solar_wh"] += per_episode(state, solar_w) * dt_h
+    tot["energy_load_wh"] += per_episode(state, load_w) * dt_h
+    tot["energy_gpu_wh"] += per_episode(state, gpu_w) * dt_h
+    tot["energy_shunt_wh"] += per_episode(state, bat.shunt_w) * dt_h
+    tot["battery_cycles"] += per_episode(state, bat.discharge_w) * dt_h / (hw.battery_wh * params.n_sats)  # equivalent full cycles per satellite (wear)
+    return solar_w, load_w, bat, entered
 
 
-def job_census(state: SimState) -> dict[str, int]:
-    """Jobs by place. ``submitted`` counts arrivals independently of places, so
+def thermal_balance(params: Params, state: SimState, eph: Ephemeris, comp: Compute, heat_w: np.ndarray, rows: np.ndarray) -> None:
+    """All electrical power ends as heat in the node (implicit radiative step); a thermal shutdown clears
+    once the idle GPU is below its maximum operating temperature."""
+    hw, acc = params.scenario.hardware, params.scenario.hardware.accel
+    sink = np.where(sky(eph, "sunlit", rows), hw.sink_temp_k, hw.sink_temp_eclipse_k)
+    state.temp_k = thermal.node_step(state.temp_k, heat_w, params.dt, hw.heat_capacity_j_per_k, hw.emissivity, hw.radiator_area_m2, sink)
+    cool = thermal.gpu_temp_c(state.temp_k, acc.idle_w, hw.gpu_k_per_w) < acc.max_operating_c
+    state.thermal_off = (state.thermal_off & ~cool) | comp.shutdown  # a new shutdown lasts at least one step
+
+
+def job_census(state: SimState) -> dict[str, np.ndarray]:
+    """(B,) jobs by place per episode. ``submitted`` counts arrivals independently of places, so
     ground + queued + running + in_flight + done + dropped == submitted checks that no job is lost."""
-    counts = np.bincount(state.place, minlength=len(Place.NAMES))
-    running = int((state.active >= 0).sum())
+    B, J = state.B, state.J
+    counts = np.bincount(np.arange(B * J) // J * len(Place.NAMES) + state.place, minlength=B * len(Place.NAMES)).reshape(B, -1)
+    running = (state.active >= 0).reshape(B, -1).sum(axis=1)
     return {
-        "submitted": state.n_arrived,
-        "ground": int(counts[Place.GROUND]),
-        "queued": int(counts[Place.ONBOARD] + counts[Place.RESULT]) - running,
+        "submitted": state.n_arrived.copy(),
+        "ground": counts[:, Place.GROUND],
+        "queued": counts[:, Place.ONBOARD] + counts[:, Place.RESULT] - running,
         "running": running,
-        "in_flight": int(counts[Place.UPLINK] + counts[Place.SENDING]),
-        "done": int(counts[Place.DONE]),
-        "dropped": int(counts[Place.DROPPED]),
+        "in_flight": counts[:, Place.UPLINK] + counts[:, Place.SENDING],
+        "done": counts[:, Place.DONE],
+        "dropped": counts[:, Place.DROPPED],
     }
 
 
 def consistency_errors(state: SimState, params: Params | None = None) -> list[str]:
-    """Check that slots, places and active jobs agree; return a description of each violation.
+    """Check that slots, places, active jobs and the live list agree; return a description of each violation.
 
     Every UPLINK/ONBOARD/RESULT job holds exactly one slot on its satellite, a SENDING job one on its
-    source and one on its destination, other jobs none; an active job is ONBOARD on its satellite.
-    With ``params``, no satellite holds more bytes than its storage.
+    source and one on its destination, other jobs none; an active job is ONBOARD on its satellite; the live
+    list holds exactly the submitted jobs that are not DONE or DROPPED. With ``params``, no satellite holds
+    more bytes than its storage. Indices are global rows (``SimState``).
     """
     errors = []
     if params is not None:
-        for i in np.flatnonzero(free_bytes(params, state) < -1e-6 * params.storage_b):
-            errors.append(f"satellite {i} holds {params.storage_b - free_bytes(params, state)[i]:.6g} bytes, storage is {params.storage_b:.6g}")
-    J = len(state.place) - 1  # without the sentinel
-    held = np.bincount(state.slots[state.slots >= 0], minlength=J + 1)[:J]
-    place = state.place[:J]
+        free = free_bytes(params, state)
+        for i in np.flatnonzero(free < -1e-6 * params.storage_b):
+            errors.append(f"satellite {i} holds {params.storage_b - free[i]:.6g} bytes, storage is {params.storage_b:.6g}")
+    place = state.place
+    held = np.bincount(state.slots[state.slots >= 0], minlength=len(place))
     want = np.select([np.isin(place, (Place.UPLINK, Place.ONBOARD, Place.RESULT)), place == Place.SENDING], [1, 2], 0)
     for j in np.flatnonzero(held != want):
         errors.append(f"job {j} in {Place.NAMES[place[j]]} holds {held[j]} slots, expected {want[j]}")
@@ -703,8 +938,11 @@ def consistency_errors(state: SimState, params: Params | None = None) -> list[st
             errors.append(f"satellite {i} has active job {j} which is {Place.NAMES[state.place[j]]} on {state.sat[j]}")
     if len(act) != len(np.unique(act)):
         errors.append("a job is active on two satellites")
-    for j in np.flatnonzero(np.isin(place, (Place.RESULT, Place.DONE)) & (state.finisher[:J] < 0)):
+    for j in np.flatnonzero(np.isin(place, (Place.RESULT, Place.DONE)) & (state.finisher < 0)):
         errors.append(f"job {j} is {Place.NAMES[place[j]]} but no satellite is recorded as having finished it")
-    if state.n_arrived != int((state.place[:J] != Place.FUTURE).sum()):
-        errors.append(f"{state.n_arrived} jobs arrived but {(place != Place.FUTURE).sum()} have left FUTURE")
+    left_future = np.bincount(np.flatnonzero(place != Place.FUTURE) // state.J, minlength=state.B)
+    for b in np.flatnonzero(state.n_arrived != left_future):
+        errors.append(f"episode {b}: {state.n_arrived[b]} jobs arrived but {left_future[b]} have left FUTURE")
+    if not np.array_equal(state.live, np.flatnonzero(_LIVE[place])):
+        errors.append("the live list is not the set of submitted jobs that are not DONE or DROPPED, in order")
     return errors

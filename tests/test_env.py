@@ -9,7 +9,7 @@ import pettingzoo
 import pytest
 
 import orbit_env  # noqa: F401  (registers the envs)
-from orbit_env import orbit_compute_v1
+from orbit_env import orbit_compute_v2
 from orbit_env.conformance import check_determinism, check_invariants, run_checks
 from orbit_env.env import OrbitComputeEnv, OrbitComputeGymEnv
 from orbit_env.scenario import shipped_scenarios
@@ -44,7 +44,7 @@ def test_invariants_under_random_actions_full_days(scenario):
 def test_gymnasium_check_env_single_and_centralised():
     from gymnasium.utils.env_checker import check_env
 
-    single = gymnasium.make("orbit_env/OrbitCompute-v1", scenario="starcloud-1", max_cycles=50)
+    single = gymnasium.make("orbit_env/OrbitCompute-v2", scenario="starcloud-1", max_cycles=50)
     check_env(single.unwrapped, skip_render_check=False)
     assert isinstance(single.action_space, gymnasium.spaces.Discrete)
     central = OrbitComputeGymEnv("three-body-12", max_cycles=20)
@@ -56,22 +56,22 @@ def test_gymnasium_check_env_single_and_centralised():
 
 
 def test_registered_with_pettingzoo_and_gymnasium():
-    par = pettingzoo.make("parallel", "orbit_env/orbit_compute_v1", scenario="starcloud-1", max_cycles=5)
+    par = pettingzoo.make("parallel", "orbit_env/orbit_compute_v2", scenario="starcloud-1", max_cycles=5)
     assert isinstance(par, OrbitComputeEnv)
-    aec = pettingzoo.make("aec", "orbit_env/orbit_compute_v1", scenario="starcloud-1", max_cycles=5)
+    aec = pettingzoo.make("aec", "orbit_env/orbit_compute_v2", scenario="starcloud-1", max_cycles=5)
     aec.reset(seed=0)
     assert aec.agents == ["sat_0"]
-    assert "orbit_env/OrbitCompute-v1" in gymnasium.registry and "orbit_env/OrbitCompute-v0" in gymnasium.registry
+    assert "orbit_env/OrbitCompute-v2" in gymnasium.registry and "orbit_env/OrbitCompute-v0" in gymnasium.registry
 
 
 def test_spaces_are_the_same_object_and_layout_is_named():
-    env = orbit_compute_v1.parallel_env(scenario="three-body-12", max_cycles=5)
+    env = orbit_compute_v2.parallel_env(scenario="three-body-12", max_cycles=5)
     assert env.observation_space("sat_3") is env.observation_space("sat_3")
     assert env.action_space("sat_3") is env.action_space("sat_3")
     names = env.layout.names()
     assert len(names) == env.layout.size == env.observation_space("sat_0")["observation"].shape[0]
     assert names[0] == "own.soc" and "slot[3].deadline" in names and "neigh[1].link_up" in names
-    assert env.metadata["name"] == "orbit_compute_v1" and env.metadata["is_parallelizable"]
+    assert env.metadata["name"] == "orbit_compute_v2" and env.metadata["is_parallelizable"]
 
 
 def test_bad_actions_are_clear_errors_and_illegal_ones_are_counted_noops():

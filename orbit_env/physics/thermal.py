@@ -37,7 +37,8 @@ def node_step(temp_k, power_w, dt_s: float, heat_capacity: float, emissivity: fl
     f(T) - f(T*) >= (T - T*)(C/dt + k T^3) and f'(T) = C/dt + 4 k T^3. Hence a step s = e - e_next
     satisfies e_next <= 3 s: iterating until every step is below tol/3 leaves every error below tol, and
     ceil(log(e_0 / tol) / log(4/3)) iterations bound the loop (with e_0 <= the start temperature).
-    Quadratic convergence near the root makes the usual count 2-6.
+    Quadratic convergence near the root makes the usual count 2-6. Each element stops on its own, so its
+    result does not depend on the other elements of the array (a batch of episodes equals each alone).
     """
     k = emissivity * SIGMA * area_m2
     c_dt = heat_capacity / dt_s
@@ -46,10 +47,12 @@ def node_step(temp_k, power_w, dt_s: float, heat_capacity: float, emissivity: fl
     t = np.maximum(temp_k, equilibrium_temp_k(np.maximum(power_w, 0.0), emissivity, area_m2, sink_k))
     t0 = float(np.max(t)) if np.size(t) else 0.0
     cap = max(1, math.ceil(math.log(max(t0, tol_k) / tol_k) / -math.log(_CONTRACTION)))
+    going = np.ones(np.shape(t), bool)
     for _ in range(cap):
         change = (c_dt * t + k * t**4 - rhs) / (c_dt + 4.0 * k * t**3)
-        t = t - change
-        if np.max(np.abs(change), initial=0.0) < tol_k / 3.0:
+        t = np.where(going, t - change, t)
+        going &= np.abs(change) >= tol_k / 3.0
+        if not going.any():
             break
     return t
 
