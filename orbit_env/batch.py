@@ -39,10 +39,11 @@ import numpy as np
 from orbit_env.ephemeris import load_ephemeris
 from orbit_env.observe import Layout, observe
 from orbit_env.scenario import Scenario, load_scenario
-from orbit_env.sim import SimState, StepInfo, job_census, make_params, replace_episodes, reset_state, step
+from orbit_env.sim import SimState, StepInfo, job_census, make_params, reset_state, step
 
 DEFAULT_SCENARIO = "three-body-12"
 AUTORESET_MODES = ("next_step", "same_step", "disabled")
+REWARD_COMPONENTS = ("delivered", "safe_mode", "thermal", "shaping")
 
 
 class BatchEnv:
@@ -122,46 +123,45 @@ class BatchEnv:
             if len(seeds) != B:
                 raise ValueError(f"{len(seeds)} seeds for {B} episodes: give one seed, or one per episode")
             self.rngs = [np.random.default_rng(s) for s in seeds]
-        self.sim = reset_state(self.params, self.ephemeris, self.rngs)
-        self._ended[:] = False
-        self._observe()
+        self._restart()
         return self._obs, self._mask, {}
 
     def step(self, actions: np.ndarray):
         """Advance every episode with (B, N) integer actions; returns (observations, masks, rewards (B, N),
         terminations (B,), truncations (B,), info). The actions are checked before anything changes: a
-        rejected step leaves the state as it was."""
+        rejected step leaves the state as it was. Episodes have one length and never terminate early, so
+        they run in lockstep and end (and autoreset) together."""
         if self.sim is None:
             raise RuntimeError("step() before reset(): call reset() first")
-        if self.autoreset_mode == "disabled" and self._ended.any():
-            raise RuntimeError(f"episode {int(np.flatnonzero(self._ended)[0])} is over: call reset() first (autoreset_mode='disabled')")
-        act = check_batch_actions(actions, self.num_envs, self.n_agents, self.n_actions)
         B, N = self.num_envs, self.n_agents
-        restart = self._ended.copy() if self.autoreset_mode == "next_step" else np.zeros(B, bool)
+        if self._ended.any():
+            if self.autoreset_mode == "disabled":
+                raise RuntimeError("the episodes are over: call reset() first (autoreset_mode='disabled')")
+            check_batch_actions(actions, B, N, self.n_actions)
+            self._restart()  # next_step: this step only starts the next episodes
+            zeros = np.zeros((B, N))
+            parts = {k: zeros.copy() for k in REWARD_COMPONENTS}
+            return self._obs, self._mask, zeros, np.zeros(B, bool), np.zeros(B, bool), {"invalid_action": np.zeros((B, N), bool), "reward_components": parts}
+        act = check_batch_actions(actions, B, N, self.n_actions)
         info = step(self.params, self.sim, self.ephemeris, act.reshape(-1), mask=self._mask.reshape(B * N, -1))
         self.last_step = info
         rewards, components = self.reward(info)
-        truncated = (self.sim.t >= self.max_cycles) & ~restart
+        truncated = self.sim.t >= self.max_cycles
         infos: dict[str, Any] = {"invalid_action": info.invalid.reshape(B, N), "reward_components": components}
+        self._observe()
         if truncated.any():
             infos["episode_metrics"], infos["_episode_metrics"] = self.metrics(), truncated.copy()
-        if self.autoreset_mode == "same_step" and truncated.any():
-            self._observe()
-            infos["final_obs"], infos["final_mask"], infos["_final_obs"] = self._obs.copy(), self._mask.copy(), truncated.copy()
-            self._restart(truncated)
-        if restart.any():
-            self._restart(restart)
-            rewards[restart] = 0.0
-            for c in components.values():
-                c[restart] = 0.0
-        self._ended = truncated if self.autoreset_mode != "same_step" else np.zeros(B, bool)
-        self._observe()
+            if self.autoreset_mode == "same_step":
+                infos["final_obs"], infos["final_mask"], infos["_final_obs"] = self._obs, self._mask, truncated.copy()
+                self._restart()
+            else:
+                self._ended = truncated
         return self._obs, self._mask, rewards, np.zeros(B, bool), truncated, infos
 
     def reward(self, info: StepInfo) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(B, N) rewards of a step and their components (see the env card's Rewards section)."""
         ep, B, N = self.scenario.episode, self.num_envs, self.n_agents
-        parts = {
+        parts = {  # the keys of REWARD_COMPONENTS
             "delivered": info.delivered_value,
             "safe_mode": -ep.safe_mode_penalty * info.safe_entered,
             "thermal": -ep.thermal_shutdown_penalty * info.thermal_shutdown,
@@ -173,14 +173,11 @@ class BatchEnv:
         total = parts["delivered"] + parts["safe_mode"] + parts["thermal"] + parts["shaping"]
         return total, parts
 
-    def _restart(self, which: np.ndarray) -> None:
-        """Reset episodes ``which`` from their own generators (autoreset)."""
-        idx = np.flatnonzero(which)
-        fresh = reset_state(self.params, self.ephemeris, [self.rngs[b] for b in idx])
-        if len(idx) == self.num_envs:
-            self.sim = fresh
-        else:
-            replace_episodes(self.sim, idx, fresh)
+    def _restart(self) -> None:
+        """Start the next episodes from each episode's own generator (autoreset)."""
+        self.sim = reset_state(self.params, self.ephemeris, self.rngs)
+        self._ended[:] = False
+        self._observe()
 
     def _observe(self) -> None:
         obs, mask = observe(self.params, self.sim, self.ephemeris)

@@ -127,11 +127,11 @@ def cmd_run(args) -> int:
             soc = env.sim.energy_wh / env.scenario.hardware.battery_wh
             max_temp = max(max_temp or -1e9, float(env.last_step.gpu_temp_c.max()))
             min_soc = min(min_soc if min_soc is not None else 1.0, float(soc.min()))
-            if args.render == "ansi" and env.sim.t % args.render_every == 0:
+            if args.render == "ansi" and int(env.sim.t[0]) % args.render_every == 0:
                 tqdm.write(env.render())
             bar.update(1)
     m = env.metrics()
-    print(f"\nscenario {env.scenario.name}, policy {args.policy}, seed {args.seed}, {env.sim.t} steps of {env.params.dt:g} s")
+    print(f"\nscenario {env.scenario.name}, policy {args.policy}, seed {args.seed}, {int(env.sim.t[0])} steps of {env.params.dt:g} s")
     print(f"  jobs: submitted {m['jobs_submitted']}, delivered {m['jobs_delivered']:.0f} "
           f"({m['deadline_hits']:.0f} by deadline), dropped {m['jobs_dropped']:.0f}, still queued {m['jobs_queued'] + m['jobs_running']}")
     print(f"  delivered value {m['delivered_value']:.2f} reference GPU-hours")

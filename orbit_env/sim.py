@@ -190,9 +190,6 @@ class SimState:
         return len(self.episode) // len(self.t)
 
 
-_SAT_ROWS = ("episode", "local", "neighbours", "energy_wh", "temp_k", "safe", "thermal_off", "recover_s", "active", "level", "slots", "antenna")
-_JOB_ROWS = ("place", "sat", "slot", "dest", "dest_slot", "term", "finisher", "done_work", "ckpt_work", "xfer_left", "delivered_s")
-_EPISODE_ROWS = ("t", "e0", "key", "n_arrived", "arrived_by")
 _LIVE = np.array([p in (Place.GROUND, Place.UPLINK, Place.ONBOARD, Place.SENDING, Place.RESULT) for p in range(len(Place.NAMES))])
 _NEVER = dict(submit_s=np.inf, model=0, gpus=1, work=1.0, deadline_s=0.0, value=0.0,  # finite: it is observed
               fail_at_fraction=np.nan, outcome=0, batch=-1)  # fmt: skip
@@ -288,56 +285,6 @@ def warm_start(params: Params, state: SimState, eph: Ephemeris) -> None:
     while (state.t < 0).any():
         step(params, state, eph, builtin_actions(params, state, eph))
     state.totals = new_totals(state.B)
-
-
-def replace_episodes(state: SimState, which: np.ndarray, new: SimState) -> None:
-    """Put the episodes of ``new`` in place of episodes ``which`` of ``state`` (autoreset), in place.
-
-    Job tables are padded to the longer of the two per-episode lengths; references are moved to the
-    rows the episodes take in ``state``."""
-    which = np.asarray(which, np.int64)
-    if new.J > state.J:
-        _restride(state, new.J)
-    if new.J < state.J:
-        new = dataclasses.replace(new)
-        _restride(new, state.J)
-    N, J = state.N, state.J
-    sat_move = (which[:, None] * N + np.arange(N)).reshape(-1)  # row in state of each row of new
-    job_move = (which[:, None] * J + np.arange(J)).reshape(-1)
-    moved = lambda idx, to: np.where(idx >= 0, to[idx], -1)  # noqa: E731
-    for name in _EPISODE_ROWS:
-        getattr(state, name)[which] = getattr(new, name)
-    for name, v in new.totals.items():
-        state.totals[name][which] = v
-    for name in _SAT_ROWS:
-        v = getattr(new, name)
-        if name in ("slots", "active"):
-            v = moved(v, job_move)
-        elif name in ("neighbours",):
-            v = moved(v, sat_move)
-        elif name == "episode":
-            v = which[v]
-        getattr(state, name)[sat_move] = v
-    for f in dataclasses.fields(JobBatch):
-        getattr(state.jobs, f.name)[job_move] = getattr(new.jobs, f.name)
-    for name in _JOB_ROWS:
-        v = getattr(new, name)
-        getattr(state, name)[job_move] = moved(v, sat_move) if name in ("sat", "dest", "finisher") else v
-    kept = state.live[~np.isin(state.live // J, which)]
-    state.live = np.sort(np.concatenate([kept, job_move[new.live]]))
-
-
-def _restride(state: SimState, J: int) -> None:
-    """Pad every episode's job table to J rows, in place, moving job references to the new rows."""
-    B, old = state.B, state.J
-    grow = lambda v, fill: np.concatenate([v.reshape(B, old), np.full((B, J - old), fill, v.dtype)], axis=1).reshape(-1)  # noqa: E731
-    state.jobs = JobBatch(**{f.name: grow(getattr(state.jobs, f.name), _NEVER[f.name]) for f in dataclasses.fields(JobBatch)})
-    fills = dict(place=Place.FUTURE, done_work=0.0, ckpt_work=0.0, xfer_left=0.0, delivered_s=np.nan)
-    for name in _JOB_ROWS:
-        setattr(state, name, grow(getattr(state, name), fills.get(name, -1)))
-    move = lambda idx: np.where(idx >= 0, idx // old * J + idx % old, -1)  # noqa: E731
-    state.slots, state.active, state.live = move(state.slots), move(state.active), move(state.live)
-    state.J = J
 
 
 def uniform(key: np.ndarray, counter: np.ndarray) -> np.ndarray:
@@ -646,7 +593,7 @@ def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, m
     thermal_balance(params, state, eph, comp, load_w - bat.unmet_w, rows)
     state.live = state.live[_LIVE[state.place[state.live]]]
     state.antenna = np.where(contact, sky(eph, "station", rows), -1)
-    state.t += 1
+    state.t = state.t + 1  # a new array: a caller holding the old one keeps its value
     return StepInfo(delivered, comp.shaping, entered, comp.shutdown, upset, dec.invalid, solar_w, load_w, bat, comp.gpu_temp_c)
 
 

@@ -35,7 +35,7 @@ def test_one_policy_serves_one_env_or_many():
         obs = [env.step(policy.act(o))[0] for env, o in zip(envs, obs)]
     together = policy.act(obs)
     assert together == [policy.act(o) for o in obs]
-    stacked = np.stack([env._obs for env in envs]), np.stack([env._mask for env in envs])  # (envs, agents, ...)
+    stacked = np.stack([env.observations for env in envs]), np.stack([env.action_masks for env in envs])  # (envs, agents, ...)
     assert policy.act_arrays(*stacked).tolist() == [list(t.values()) for t in together]
 
 
@@ -52,13 +52,13 @@ def test_make_policy_rejects_unknown_names_and_parameters():
 
 def test_decoders_invert_the_observation_scalings():
     env = OrbitComputeEnv("three-body-12", max_cycles=200)
-    env.reset_arrays(seed=5)
+    env.batch.reset(5)
     policy = make_policy("greedy", env)
     for _ in range(150):
-        env.step_arrays(policy.act_arrays(env._obs, env._mask))
+        env.batch.step(policy.act_arrays(env.observations, env.action_masks)[None])
     L, sim, eph = env.layout, env.sim, env.ephemeris
-    e = sim.e0 + sim.t
-    obs = env._obs
+    e = int(sim.e0[0] + sim.t[0])
+    obs = env.observations
     np.testing.assert_allclose(decode.node_temp_c(L.own_field(obs, "temp")), sim.temp_k - KELVIN, atol=1e-3)
     np.testing.assert_allclose(decode.orbit_seconds(L.own_field(obs, "t_light_change")), np.minimum(eph.t_light_change[e], 6000), atol=0.5)
     np.testing.assert_allclose(decode.contact_minutes(L.own_field(obs, "t_contact_next")), eph.t_contact_next[e] / 60, rtol=1e-4, atol=1e-3)

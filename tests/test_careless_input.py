@@ -255,13 +255,13 @@ def _bad_dicts(env):
 def test_bad_pettingzoo_actions_are_clear_errors_and_change_nothing(par):
     par.reset(seed=3)
     par.step(_idle(par))
-    before = copy.deepcopy((par.sim, par._rng.bit_generator.state))
+    before = copy.deepcopy((par.sim, [g.bit_generator.state for g in par.batch.rngs]))
     for label, actions, expect in _bad_dicts(par):
         with pytest.raises(ValueError) as err:
             par.step(actions)
         assert expect in str(err.value), (label, str(err.value))
-    after = (par.sim, par._rng.bit_generator.state)
-    assert after[1] == before[1] and after[0].t == before[0].t and after[0].totals == before[0].totals
+    after = (par.sim, [g.bit_generator.state for g in par.batch.rngs])
+    assert after[1] == before[1] and np.array_equal(after[0].t, before[0].t) and all(np.array_equal(after[0].totals[k], v) for k, v in before[0].totals.items())
     assert all(np.array_equal(getattr(after[0], f), getattr(before[0], f)) for f in ("place", "slots", "energy_wh", "temp_k"))
 
 
@@ -297,8 +297,8 @@ def _rejected_step_is_invisible(make, bad, good):
     ob, rb, *_ = b.step(good)
     assert ra == rb
     assert np.array_equal(oa["observation"], ob["observation"]) and np.array_equal(oa["action_mask"], ob["action_mask"])
-    assert a.par.sim.totals == b.par.sim.totals
-    assert a.par._rng.bit_generator.state == b.par._rng.bit_generator.state
+    assert all(np.array_equal(a.par.sim.totals[k], v) for k, v in b.par.sim.totals.items())
+    assert [g.bit_generator.state for g in a.par.batch.rngs] == [g.bit_generator.state for g in b.par.batch.rngs]
 
 
 def test_centralised_gym_face_validates_before_it_mutates():

@@ -124,17 +124,17 @@ def test_neighbour_fields_report_the_partners_work_and_results():
     from orbit_env.sim import Place
 
     env = OrbitComputeEnv("three-body-12", max_cycles=1440)
-    env.reset_arrays(seed=2)
+    env.batch.reset(2)
     policy = make_policy("edf-safe", env, seed=2)
     L, K, seen = env.layout, env.params.K, 0
     for _ in range(900):
-        env.step_arrays(policy.act_arrays(env._obs.copy(), env._mask.copy()))
+        env.batch.step(policy.act_arrays(env.observations, env.action_masks)[None])
         s, jobs = env.sim, env.sim.jobs
         hours = (jobs.work - s.done_work) / env.params.model_thr[jobs.model] / 3600.0
         on_board = np.bincount(np.maximum(s.sat, 0), weights=np.where(s.place == Place.ONBOARD, hours, 0.0), minlength=12)
         results = np.bincount(np.maximum(s.sat, 0), weights=s.place == Place.RESULT, minlength=12)
         nb = env.ephemeris.neighbours
-        np.testing.assert_allclose(L.neigh_field(env._obs, "work"), np.log1p(on_board[nb]) / np.log1p(100), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(L.neigh_field(env._obs, "results"), results[nb] / K, atol=1e-6)
+        np.testing.assert_allclose(L.neigh_field(env.observations, "work"), np.log1p(on_board[nb]) / np.log1p(100), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(L.neigh_field(env.observations, "results"), results[nb] / K, atol=1e-6)
         seen += int((on_board > 0).sum() + (results > 0).sum())
     assert seen > 0  # the day had work and results to report

@@ -40,15 +40,14 @@ def start(params, eph, work, model=0, deadline=1e9, value=1.0):
     k = len(work)
     jobs = JobBatch(np.zeros(k), np.full(k, model, np.int32), np.ones(k, np.int32), np.asarray(work, float),
                     np.full(k, deadline), np.full(k, value))  # fmt: skip
-    state = reset_state(params, eph, np.random.default_rng(0), jobs=jobs)
-    state.e0 = 0
+    state = reset_state(params, eph, [np.random.default_rng(0)], jobs=[jobs])
+    state.e0[:] = 0
     return state
 
 
 def run_until(params, state, eph, action, cond, limit=390):
-    rng = np.random.default_rng(0)
     for _ in range(limit):
-        info = step(params, state, eph, np.full(params.n_sats, action), rng)
+        info = step(params, state, eph, np.full(params.n_sats, action))
         assert not consistency_errors(state), consistency_errors(state)
         if cond(state, info):
             return info
@@ -86,27 +85,25 @@ def test_value_is_discounted_after_the_deadline():
 def test_upset_rolls_back_to_the_checkpoint_and_costs_recovery():
     params, eph = world(in_saa=True, **{"radiation.upsets_per_gpu_day": 1000.0, "radiation.saa_multiplier": 1000.0})
     state = start(params, eph, [1e15])
-    rng = np.random.default_rng(0)
     run = np.array([params.actions.run(0, 2)])
-    step(params, state, eph, np.array([0]), rng)  # uplink
-    info = step(params, state, eph, run, rng)  # runs, and with ~1e6 upsets/day crashes at once
+    step(params, state, eph, np.array([0]))  # uplink
+    info = step(params, state, eph, run)  # runs, and with ~1e6 upsets/day crashes at once
     assert info.upset[0]
     assert state.done_work[0] == state.ckpt_work[0] == 0.0
     assert state.recover_s[0] == params.scenario.radiation.recovery_s
     assert state.active[0] == -1
-    info = step(params, state, eph, run, rng)
+    info = step(params, state, eph, run)
     assert info.invalid[0]  # the GPU is resetting: running is illegal for recovery_s
 
 
 def test_checkpoint_saves_work_at_risk():
     params, eph = world()
     state = start(params, eph, [1e15])
-    rng = np.random.default_rng(0)
-    step(params, state, eph, np.array([0]), rng)
-    step(params, state, eph, np.array([params.actions.run(0, 2)]), rng)
+    step(params, state, eph, np.array([0]))
+    step(params, state, eph, np.array([params.actions.run(0, 2)]))
     assert state.done_work[0] > 0 and state.ckpt_work[0] == 0
     before = state.done_work[0]
-    step(params, state, eph, np.array([params.actions.CHECKPOINT]), rng)
+    step(params, state, eph, np.array([params.actions.CHECKPOINT]))
     assert state.ckpt_work[0] == pytest.approx(before)  # saved first, then kept running
     assert state.done_work[0] > before
     assert state.totals["checkpoints"] == 1
@@ -123,7 +120,7 @@ def test_eclipse_drains_battery_into_safe_mode_which_crashes_the_job():
     assert abs(state.t - expected_steps) <= 1
     assert state.safe[0] and state.done_work[0] == state.ckpt_work[0]
     assert state.totals["safe_mode_entries"] == 1
-    info = step(params, state, eph, np.array([params.actions.run(0, 1)]), np.random.default_rng(0))
+    info = step(params, state, eph, np.array([params.actions.run(0, 1)]))
     assert info.invalid[0]  # accelerators off in safe mode
     assert info.load_w[0] == pytest.approx(150.0 + 30.0)  # bus + radio, no GPU
 
@@ -140,10 +137,9 @@ def test_thermal_shutdown_crashes_and_clears_when_cool():
 def test_isl_transfer_takes_bytes_over_rate_and_lands_in_a_free_slot():
     params, eph = world(n=3, isl=True, **{"links.isl_rate_gbps": 0.001})
     state = start(params, eph, [1e15])
-    rng = np.random.default_rng(0)
-    step(params, state, eph, np.zeros(3, int), rng)  # uplink lands on sat 0 (first in contact)
+    step(params, state, eph, np.zeros(3, int))  # uplink lands on sat 0 (first in contact)
     assert state.sat[0] == 0
-    step(params, state, eph, np.array([params.actions.send(0, 1), 0, 0]), rng)  # terminal 1 = satellite 1
+    step(params, state, eph, np.array([params.actions.send(0, 1), 0, 0]))  # terminal 1 = satellite 1
     assert state.place[0] == Place.SENDING and state.dest[0] == 1 and job_census(state)["in_flight"] == 1
     # 128 MB checkpoint at 1 Mbps = 1024 s: lands in the 18th step of the transfer (17 x 60 = 1020 s)
     sent_at = state.t
@@ -156,23 +152,22 @@ def test_sending_a_waiting_job_keeps_the_loaded_job_running():
     """The laser terminal works beside the accelerators: a send costs the loaded job no compute."""
     params, eph = world(n=3, isl=True)
     state = start(params, eph, [1e15, 1e15])
-    rng = np.random.default_rng(0)
     A, top = params.actions, params.P - 1
-    step(params, state, eph, np.zeros(3, int), rng)  # job 0 lands on sat 0, job 1 on sat 1
-    step(params, state, eph, np.array([0, A.send(state.slot[1], 0), 0]), rng)  # sat 1 -> sat 0 (terminal 0)
+    step(params, state, eph, np.zeros(3, int))  # job 0 lands on sat 0, job 1 on sat 1
+    step(params, state, eph, np.array([0, A.send(state.slot[1], 0), 0]))  # sat 1 -> sat 0 (terminal 0)
     assert state.sat[1] == 0 and state.place[1] == Place.ONBOARD
     run = np.array([A.run(state.slot[0], top), 0, 0])
-    step(params, state, eph, run, rng)  # loads job 0 (pays the load time)
+    step(params, state, eph, run)  # loads job 0 (pays the load time)
     before = state.done_work[0]
-    step(params, state, eph, run, rng)
+    step(params, state, eph, run)
     full_step = state.done_work[0] - before
     assert full_step == pytest.approx(params.rate_per_level[0, top] * 60.0)
     before = state.done_work[0]
-    step(params, state, eph, np.array([A.send(state.slot[1], 1), 0, 0]), rng)  # sat 0 sends job 1 to sat 1
+    step(params, state, eph, np.array([A.send(state.slot[1], 1), 0, 0]))  # sat 0 sends job 1 to sat 1
     assert state.sat[1] == 1 and state.active[0] == 0
     assert state.done_work[0] - before == pytest.approx(full_step)
     sent_loaded = np.array([A.send(state.slot[0], 1), 0, 0])  # sending the loaded job itself unloads it
-    step(params, state, eph, sent_loaded, rng)
+    step(params, state, eph, sent_loaded)
     assert state.active[0] == -1 and state.sat[0] == 1
 
 
@@ -180,14 +175,13 @@ def test_a_relayed_result_credits_the_satellite_that_did_the_work():
     params, eph = world(n=3, isl=True)
     rate = MODELS["shakespeare-char"].throughput
     state = start(params, eph, [rate * 600.0], value=2.0)  # ten minutes of work
-    rng = np.random.default_rng(0)
     A = params.actions
-    step(params, state, eph, np.zeros(3, int), rng)  # uplinked to sat 0
+    step(params, state, eph, np.zeros(3, int))  # uplinked to sat 0
     eph.contact.setflags(write=True)
-    eph.contact[state.t :, 0] = False  # then sat 0 loses the ground; its neighbours keep it
+    eph.contact[int(state.t[0]) :, 0] = False  # then sat 0 loses the ground; its neighbours keep it
     run_until(params, state, eph, int(A.run(0, 2)), lambda s, i: s.place[0] == Place.RESULT)
     assert state.finisher[0] == 0
-    info = step(params, state, eph, np.array([A.send(0, 1), 0, 0]), rng)  # relay to sat 1 over terminal 1
+    info = step(params, state, eph, np.array([A.send(0, 1), 0, 0]))  # relay to sat 1 over terminal 1
     assert state.place[0] == Place.DONE and state.sat[0] == 1  # it landed and went down through sat 1 ...
     np.testing.assert_allclose(info.delivered_value, [2.0, 0.0, 0.0])  # ... but sat 0 earned it
 
@@ -196,25 +190,23 @@ def test_dense_shaping_pays_the_value_a_delivery_would_earn_now():
     params, eph = world(**{"workload.value_half_life_h": 1.0, "episode.dense_shaping": True})
     work = 1e15
     state = start(params, eph, [work], deadline=0.0, value=8.0)  # late from the start
-    rng = np.random.default_rng(0)
     run = np.array([params.actions.run(0, 2)])
-    step(params, state, eph, np.array([0]), rng)  # uplink
-    step(params, state, eph, run, rng)  # load and run
+    step(params, state, eph, np.array([0]))  # uplink
+    step(params, state, eph, run)  # load and run
     before, now_h = state.done_work[0], state.t * 60.0 / 3600.0
-    info = step(params, state, eph, run, rng)
+    info = step(params, state, eph, run)
     assert info.shaping[0] == pytest.approx(8.0 * 0.5**now_h * (state.done_work[0] - before) / work)
 
 
 def test_broken_link_aborts_the_transfer():
     params, eph = world(n=3, isl=True, **{"links.isl_rate_gbps": 0.001})  # 128 MB takes 17 min
     state = start(params, eph, [1e15])
-    rng = np.random.default_rng(0)
-    step(params, state, eph, np.zeros(3, int), rng)
-    step(params, state, eph, np.array([params.actions.send(0, 1), 0, 0]), rng)
+    step(params, state, eph, np.zeros(3, int))
+    step(params, state, eph, np.array([params.actions.send(0, 1), 0, 0]))
     assert state.place[0] == Place.SENDING
     eph.isl_up.setflags(write=True)
-    eph.isl_up[state.t:] = False
-    step(params, state, eph, np.zeros(3, int), rng)
+    eph.isl_up[int(state.t[0]) :] = False
+    step(params, state, eph, np.zeros(3, int))
     assert state.place[0] == Place.ONBOARD and state.sat[0] == 0 and state.totals["isl_aborts"] == 1
     assert (state.slots[1] == -1).all()  # the reserved slot at the destination is released
 
@@ -244,7 +236,7 @@ def _on_board(params, eph, n_jobs):
     j = np.arange(n_jobs)
     state.place[j], state.sat[j], state.slot[j] = Place.ONBOARD, 0, j
     state.slots[0, j] = j
-    state.n_arrived = n_jobs
+    state.n_arrived[:], state.live = n_jobs, j
     return state
 
 
@@ -252,10 +244,10 @@ def test_a_laser_terminal_is_one_resource_shared_by_its_transfers():
     """Three sends on one terminal: the terminal's 40 W once, its 7.5 MB per step split three ways (issue 11)."""
     params, eph = world(n=3, isl=True, contact=False, **{"links.isl_rate_gbps": 0.001, "hardware.isl_terminal_w": 40.0})
     state = _on_board(params, eph, 3)
-    A, rng, rate = params.actions, np.random.default_rng(0), 0.001e9 / 8 * 60.0  # bytes per step of one terminal
+    A, rate = params.actions, 0.001e9 / 8 * 60.0  # bytes per step of one terminal
     ckpt = params.model_ckpt[0]
     for k in range(3):  # one send per step, all on terminal 1 (to satellite 1)
-        info = step(params, state, eph, np.array([A.send(k, 1), 0, 0]), rng)
+        info = step(params, state, eph, np.array([A.send(k, 1), 0, 0]))
     idle_w = 150.0 + 75.0  # bus + H100 idle
     assert info.load_w.tolist() == pytest.approx([idle_w + 40.0, idle_w, idle_w])
     # bytes moved: job 0 had rate alone, then rate/2, then rate/3; job 2 only rate/3
@@ -266,9 +258,9 @@ def test_a_laser_terminal_is_one_resource_shared_by_its_transfers():
 def test_two_terminals_double_a_satellites_outbound_rate():
     params, eph = world(n=3, isl=True, contact=False, **{"links.isl_rate_gbps": 0.001, "hardware.isl_terminal_w": 40.0})
     state = _on_board(params, eph, 2)
-    A, rng, rate = params.actions, np.random.default_rng(0), 0.001e9 / 8 * 60.0
-    step(params, state, eph, np.array([A.send(0, 1), 0, 0]), rng)  # to satellite 1 on terminal 1
-    info = step(params, state, eph, np.array([A.send(1, 0), 0, 0]), rng)  # to satellite 2 on terminal 0
+    A, rate = params.actions, 0.001e9 / 8 * 60.0
+    step(params, state, eph, np.array([A.send(0, 1), 0, 0]))  # to satellite 1 on terminal 1
+    info = step(params, state, eph, np.array([A.send(1, 0), 0, 0]))  # to satellite 2 on terminal 0
     assert state.dest[:2].tolist() == [1, 2]
     assert state.xfer_left[:2] == pytest.approx(params.model_ckpt[0] - rate * np.array([2.0, 1.0]))  # each at full rate
     assert info.load_w[0] == pytest.approx(150.0 + 75.0 + 2 * 40.0)

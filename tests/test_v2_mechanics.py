@@ -22,7 +22,7 @@ AGENT = {"ground.admission": "agent", "ground.queue_window": 2}
 
 def arrive(params, state, eph):
     """One idle step so jobs submitted at t = 0 are on the ground; returns the mask of the next step."""
-    step(params, state, eph, np.zeros(params.n_sats, np.int64), np.random.default_rng(0))
+    step(params, state, eph, np.zeros(params.n_sats, np.int64))
     return action_mask(params, state, eph)
 
 
@@ -35,14 +35,14 @@ def test_window_is_the_ground_queue_in_deadline_order_and_admit_moves_that_job()
     state = start(params, eph, [1e6, 1e6, 1e6], model=2)  # llama2-7b-lora: a 13.54 GB dataset
     state.jobs.deadline_s[:3] = [3e4, 1e4, 2e4]
     mask = arrive(params, state, eph)
-    assert admission_window(params, state).tolist() == [1, 2]  # earliest deadlines first, G = 2
+    assert admission_window(params, state)[0].tolist() == [1, 2]  # earliest deadlines first, G = 2
     assert admits(params, mask).tolist() == [[1, 1]]
-    step(params, state, eph, np.array([params.actions.admit(1)]), np.random.default_rng(0))
+    step(params, state, eph, np.array([params.actions.admit(1)]))
     assert state.place[2] == Place.UPLINK and state.sat[2] == 0 and state.slots[0, state.slot[2]] == 2
     assert (state.place[[0, 1]] == Place.GROUND).all()
     # the dataset uplinks at 0.3 Gbps (starcloud-1): 2.25 GB per 60 s step
     assert state.xfer_left[2] == pytest.approx(MODELS["llama2-7b-lora"].dataset_bytes - 0.3e9 / 8 * 60)
-    assert admission_window(params, state).tolist() == [1, 0]
+    assert admission_window(params, state)[0].tolist() == [1, 0]
 
 
 def test_admission_is_legal_only_with_a_link_outside_safe_mode_with_a_free_slot_and_bytes():
@@ -67,7 +67,7 @@ def test_admission_is_legal_only_with_a_link_outside_safe_mode_with_a_free_slot_
     mask = arrive(params, state, eph)
     assert free_bytes(params, state)[0] == pytest.approx(5e9) and params.K == 16
     assert admits(params, mask).tolist() == [[1, 1]]
-    step(params, state, eph, np.array([params.actions.admit(0)]), np.random.default_rng(0))
+    step(params, state, eph, np.array([params.actions.admit(0)]))
     assert free_bytes(params, state)[0] == pytest.approx(5e9 - hold)
     assert admits(params, action_mask(params, state, eph)).sum() == 0
     assert (state.slots[0] < 0).any()  # slots are free: bytes are what is full
@@ -77,8 +77,8 @@ def test_two_satellites_admitting_one_entry_the_lower_index_gets_it():
     params, eph = world(n=2, **AGENT)
     state = start(params, eph, [1e6, 1e6])
     arrive(params, state, eph)
-    j = admission_window(params, state)[0]
-    step(params, state, eph, np.full(2, params.actions.admit(0)), np.random.default_rng(0))
+    j = admission_window(params, state)[0, 0]
+    step(params, state, eph, np.full(2, params.actions.admit(0)))
     assert state.sat[j] == 0 and state.place[j] in (Place.UPLINK, Place.ONBOARD)
     assert (state.slots[1] < 0).all() and state.totals["admit_refused"] == 1
     assert not consistency_errors(state, params)
@@ -88,10 +88,10 @@ def test_admit_keeps_the_loaded_job_running():
     params, eph = world(n=1, **AGENT)
     state = start(params, eph, [1e12, 1e12], model=1)
     arrive(params, state, eph)
-    step(params, state, eph, np.array([params.actions.admit(0)]), np.random.default_rng(0))
+    step(params, state, eph, np.array([params.actions.admit(0)]))
     run_until(params, state, eph, params.actions.run(0, 2), lambda s, i: s.active[0] >= 0 and s.done_work[s.active[0]] > 0)
     j, before = state.active[0], state.done_work[state.active[0]]
-    step(params, state, eph, np.array([params.actions.admit(0)]), np.random.default_rng(0))
+    step(params, state, eph, np.array([params.actions.admit(0)]))
     assert state.active[0] == j and state.done_work[j] > before
     assert (state.place[:2] != Place.GROUND).all()
 
@@ -110,10 +110,10 @@ def test_antennas_one_per_station_priority_to_a_satellite_with_work_for_the_grou
     assert ground_link(params, state, eph).tolist() == [True, False, False]  # nothing to do anywhere: lowest index
     state.place[0], state.sat[0], state.slot[0], state.slots[2, 0] = Place.RESULT, 2, 0, 0
     state.done_work[0] = state.ckpt_work[0] = state.jobs.work[0]
-    state.finisher[0], state.n_arrived = 2, 1
+    state.finisher[0], state.n_arrived[:], state.live = 2, 1, np.array([0])
     assert ground_link(params, state, eph).tolist() == [False, False, True]  # a result to downlink wins
     state.xfer_left[0] = 1e10  # 1e10 bytes at 0.3 Gbps: several steps; it keeps the antenna while it has some to send
-    step(params, state, eph, np.zeros(3, np.int64), np.random.default_rng(0))
+    step(params, state, eph, np.zeros(3, np.int64))
     assert state.antenna.tolist() == [-1, -1, 0]
     assert ground_link(params, state, eph).tolist() == [False, False, True]
 
@@ -123,17 +123,17 @@ def test_antenna_limit_holds_under_play():
     from agents import make_policy
 
     env = OrbitComputeEnv(V2, max_cycles=400, overrides={"orbit.sats_per_plane": 36, "ground.elevation_mask_deg": 5.0})
-    env.reset_arrays(3)
+    env.batch.reset(3)
     policy = make_policy("greedy", env, seed=0)
     sim, eph, A = env.sim, env.ephemeris, env.params.antennas
     crowded = 0
     while not env.truncated:
-        link, st = ground_link(env.params, sim, eph), eph.station[sim.e0 + sim.t]
+        link, st = ground_link(env.params, sim, eph), eph.station[int(sim.e0[0] + sim.t[0])]
         assert not (link & (st < 0)).any()
         assert np.bincount(st[link], minlength=len(eph.station_names)).max() <= A
         crowded += int(np.bincount(st[st >= 0], minlength=len(eph.station_names)).max() > A)
         before = sim.xfer_left.copy()
-        env.step_arrays(policy.act_arrays(env._obs, env._mask))
+        env.batch.step(policy.act_arrays(env.observations, env.action_masks)[None])
         ground_xfer = (sim.xfer_left != before) & np.isin(sim.place, (Place.UPLINK, Place.ONBOARD, Place.RESULT, Place.DONE))
         assert not (ground_xfer & ~link[np.maximum(sim.sat, 0)]).any()  # every ground transfer had an antenna
         assert not consistency_errors(sim, env.params)
@@ -149,11 +149,11 @@ def test_storage_is_never_exceeded_and_k_follows_from_it():
     from agents import make_policy
 
     env = OrbitComputeEnv(V2, max_cycles=300, overrides={"workload.arrival_rate_per_hour": 30.0})
-    env.reset_arrays(1)
+    env.batch.reset(1)
     policy = make_policy("greedy", env, seed=0)  # admits whenever it can
     lowest = np.inf
     while not env.truncated:
-        env.step_arrays(policy.act_arrays(env._obs, env._mask))
+        env.batch.step(policy.act_arrays(env.observations, env.action_masks)[None])
         free = free_bytes(env.params, env.sim)
         assert (free >= -1e-3).all()
         lowest = min(lowest, free.min())
@@ -164,9 +164,9 @@ def test_warm_start_is_reproducible_from_the_seed_and_differs_across_seeds():
     env = OrbitComputeEnv(V2, max_cycles=30)
     snap = []
     for seed in (5, 5, 6):
-        env.reset_arrays(seed)
+        env.batch.reset(seed)
         s = env.sim
-        snap.append((s.e0, s.energy_wh.copy(), s.temp_k.copy(), s.place.copy(), s.done_work.copy(), env._obs.copy()))
+        snap.append((s.e0, s.energy_wh.copy(), s.temp_k.copy(), s.place.copy(), s.done_work.copy(), env.observations.copy()))
         assert s.t == 0 and env.metrics()["delivered_value"] == 0.0
         assert env.metrics()["jobs_ground"] + env.metrics()["jobs_queued"] + env.metrics()["jobs_running"] > 0
         assert (s.done_work[:-1] > 0).any()  # partial progress
@@ -178,7 +178,7 @@ def test_warm_start_is_reproducible_from_the_seed_and_differs_across_seeds():
 
 def test_warm_start_submits_jobs_before_step_zero_and_keeps_the_ephemeris_in_range():
     env = OrbitComputeEnv(V2, max_cycles=30)
-    env.reset_arrays(0)
+    env.batch.reset(0)
     assert env.sim.jobs.submit_s[0] < 0  # arrivals began at -warmup_h
     assert env.sim.e0 >= env.params.warm_steps and env.sim.e0 + env.max_cycles < env.ephemeris.n_steps
 
@@ -215,7 +215,7 @@ def test_invariants_determinism_and_conformance_on_a_v2_scenario():
 def test_multi_day_episode_fits_the_ephemeris():
     env = OrbitComputeEnv(V2, overrides={"episode.max_cycles": 3 * 1440, "episode.warmup_h": 12.0})
     assert env.ephemeris.n_steps > 3 * 1440 + 720
-    env.reset_arrays(0)
+    env.batch.reset(0)
     assert env.sim.e0 + env.max_cycles < env.ephemeris.n_steps
 
 

@@ -52,7 +52,7 @@ def test_v2_job_table_holds_every_arrival_of_warmup_and_episode(name):
     """job_capacity truncates arrivals silently: the table must hold the warm-up's and the episode's jobs."""
     env = OrbitComputeEnv(name)
     for seed in (0, 1, 2):
-        env.reset_arrays(seed)
+        env.batch.reset(seed)
         n = int(np.isfinite(env.sim.jobs.submit_s).sum())
         assert n < env.scenario.workload.job_capacity, f"{name} seed {seed}: {n} arrivals fill job_capacity"
 
@@ -72,21 +72,21 @@ def test_every_physical_value_names_its_source(name):
 @pytest.mark.parametrize("name", V2)
 def test_v2_scenario_steps_consistently(name):
     env = OrbitComputeEnv(name, max_cycles=60)
-    env.reset_arrays(3)
+    env.batch.reset(3)
     pol = make_policy("random", env, seed=3)
     while not env.truncated:
-        env.step_arrays(pol.act_arrays(env._obs, env._mask))
+        env.batch.step(pol.act_arrays(env.observations, env.action_masks)[None])
         assert consistency_errors(env.sim) == []
-    c = job_census(env.sim)
+    c = {k: int(v[0]) for k, v in job_census(env.sim).items()}
     assert c["ground"] + c["queued"] + c["running"] + c["in_flight"] + c["done"] + c["dropped"] == c["submitted"] > 0
 
 
 def _window_value(name: str, policy: str, steps: int, seed: int) -> float:
     env = OrbitComputeEnv(name, max_cycles=steps)
-    env.reset_arrays(seed)
+    env.batch.reset(seed)
     pol = make_policy(policy, env, seed=seed)
     while not env.truncated:
-        env.step_arrays(pol.act_arrays(env._obs, env._mask))
+        env.batch.step(pol.act_arrays(env.observations, env.action_masks)[None])
     return env.metrics()["window_value"]
 
 
