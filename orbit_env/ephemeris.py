@@ -103,6 +103,9 @@ FIELDS: dict[str, tuple[np.dtype, str]] = {
 }
 
 
+SKY_FIELDS = ("sunlit", "in_saa", "contact", "station", "lat_deg", "lon_deg", "t_light_change", "t_saa_change", "t_contact_next", "t_contact_left")
+
+
 @dataclass(frozen=True, eq=False)
 class Ephemeris:
     """Per-step geometry of every satellite over the window (arrays are read-only; see FIELDS)."""
@@ -130,6 +133,16 @@ class Ephemeris:
     @property
     def n_sats(self) -> int:
         return self.pos_km.shape[1]
+
+    @functools.cached_property
+    def sky_table(self) -> np.ndarray:
+        """(T * N, F) float32: the SKY_FIELDS, then isl_up and isl_range_km of each terminal, one row per
+        (step, satellite), so that a batched step fetches a satellite's whole sky in one gather."""
+        rows = self.n_steps * self.n_sats
+        columns = [getattr(self, f).reshape(rows, 1) for f in SKY_FIELDS] + [self.isl_up.reshape(rows, -1), self.isl_range_km.reshape(rows, -1)]
+        table = np.concatenate(columns, axis=1, dtype=np.float32)
+        table.setflags(write=False)
+        return table
 
     @property
     def n_steps(self) -> int:

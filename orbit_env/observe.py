@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from orbit_env.ephemeris import Ephemeris
-from orbit_env.sim import Params, Place, SimState, action_mask, admission_window, free_bytes, ground_link, live_in, sky, sky_rows
+from orbit_env.sim import Params, Place, SimState, Sky, action_mask, admission_window, free_bytes, ground_link, live_in
 from orbit_env.physics import thermal
 
 OWN_FIELDS = (
@@ -158,53 +158,56 @@ def _t_contact(t_s):
 
 
 def _fill(block: np.ndarray, columns: list) -> None:
-    """Write feature arrays into the last axis of ``block`` (a view of the observation buffer)."""
+    """Write feature arrays into consecutive rows of ``block`` (a view of the transposed observation buffer)."""
     for i, col in enumerate(columns):
-        block[..., i] = col
+        block[i] = col
 
 
 def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray, np.ndarray]:
     """(B * N, D) float32 observations in [-1, 1] and the (B * N, A) int8 action mask, for every satellite
-    of every episode at once (rows as in ``SimState``)."""
+    of every episode at once (rows as in ``SimState``).
+
+    Fields are written as rows of a (D, B * N) buffer, so that every write is contiguous, and the buffer is
+    returned transposed (a view: observations are D-major in memory, not C-contiguous; a policy that needs
+    C order copies them). Slot and neighbour fields are computed as (K, B * N) and (M, B * N) arrays."""
     sc, hw, acc = params.scenario, params.scenario.hardware, params.scenario.hardware.accel
     K, M = params.K, params.M
     layout = Layout.for_params(params)
-    rows = sky_rows(state, params.n_sats)
-    here = lambda name: sky(eph, name, rows)  # noqa: E731
+    sky = Sky(eph, state)
     jobs, ep = state.jobs, state.episode
     BN = len(ep)
     now = (state.t * params.dt)[ep]
-    out = np.empty((BN, layout.size), np.float32)
+    buf = np.empty((layout.size, BN), np.float32)
     soc = state.energy_wh / hw.battery_wh
     temp = (state.temp_k - thermal.KELVIN - 40.0) / 60.0
-    j = state.slots  # -1 gathers a job that never arrives
+    j = np.ascontiguousarray(state.slots.T)  # (K, B * N); -1 gathers a job that never arrives
     occupied = j >= 0
-    fill = occupied.sum(axis=1) / K
-    lon = np.radians(here("lon_deg"))
-    contact, sunlit, t_next = here("contact"), here("sunlit"), here("t_contact_next")
+    fill = occupied.sum(axis=0) / K
+    lon = np.radians(sky["lon_deg"])
+    contact, sunlit, t_next = sky["contact"], sky["sunlit"], sky["t_contact_next"]
     storage = np.isfinite(params.storage_b)
-    ground = [ground_link(params, state, eph), free_bytes(params, state) / params.storage_b if storage else np.ones(BN)] if layout.ground else []
+    ground = [ground_link(params, state, eph), free_bytes(params, state) / params.storage_b if storage else 1.0] if layout.ground else []
     backlog = np.bincount(live_in(state, Place.GROUND) // state.J, minlength=state.B)
     _fill(
-        out[:, layout.own],
+        buf[layout.own],
         [
             soc,
             temp,
             (acc.throttle_c - thermal.gpu_temp_c(state.temp_k, params.caps_w[-1], hw.gpu_k_per_w)) / 50.0,
             sunlit,
-            here("t_light_change") / 6000.0,
-            here("in_saa"),
-            here("t_saa_change") / 6000.0,
+            sky["t_light_change"] / 6000.0,
+            sky["in_saa"],
+            sky["t_saa_change"] / 6000.0,
             contact,
             _t_contact(t_next),
-            here("t_contact_left") / 900.0,
+            sky["t_contact_left"] / 900.0,
             state.safe,
             state.active >= 0,
             state.recover_s / max(sc.radiation.recovery_s, 1.0),
             state.thermal_off,
             state.level / max(params.P - 1, 1),
             fill,
-            here("lat_deg") / 90.0,
+            sky["lat_deg"] / 90.0,
             np.sin(lon),
             np.cos(lon),
             _logn(backlog, 100.0)[ep],
@@ -215,41 +218,43 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
 
     place = state.place[j]
     model = jobs.model[j]
+    ckpt_feature = _logn(params.model_ckpt / 1e9, 100.0)  # per model: gathered, not recomputed per slot
+    downlink_feature = _logn(params.model_result * 8 / (sc.ground.downlink_gbps * 1e9) / 60.0, 60.0)
     thr_h = params.model_thr[model] * 3600.0
     remaining_h = (jobs.work[j] - state.done_work[j]) / thr_h
     is_result = place == Place.RESULT
-    slot = out[:, layout.slots].reshape(BN, K, len(SLOT_FIELDS))
+    slot = buf[layout.slots].reshape(K, len(SLOT_FIELDS), BN)
     _fill(
-        slot,
+        slot.transpose(1, 0, 2),
         [
             occupied,
             place == Place.ONBOARD,
             is_result,
             (place == Place.UPLINK) | (place == Place.SENDING),
-            j == state.active[:, None],
+            j == state.active,
             _logn(remaining_h, 100.0),
             _logn((state.done_work[j] - state.ckpt_work[j]) / thr_h, 10.0),
-            (jobs.deadline_s[j] - now[:, None]) / (24 * 3600.0),
+            (jobs.deadline_s[j] - now) / (24 * 3600.0),
             _logn(jobs.value[j], 100.0),
             np.log2(jobs.gpus[j]) / 8.0,
-            _logn(params.model_ckpt[model] / 1e9, 100.0),
-            _logn(params.model_result[model] * 8 / (sc.ground.downlink_gbps * 1e9) / 60.0, 60.0),
+            ckpt_feature[model],
+            downlink_feature[model],
         ],
     )
-    slot *= occupied[..., None]
+    slot *= occupied[:, None, :]
 
     if M:
-        work_h = np.where(place == Place.ONBOARD, remaining_h, 0.0).sum(axis=1)  # jobs in flight count on neither end
-        results = is_result.sum(axis=1) / K
-        nb = np.maximum(state.neighbours, 0)
-        has = state.neighbours >= 0
-        neigh = out[:, layout.neighbours].reshape(BN, M, len(NEIGH_FIELDS))
+        work_h = np.where(place == Place.ONBOARD, remaining_h, 0.0).sum(axis=0)  # jobs in flight count on neither end
+        results = is_result.sum(axis=0) / K
+        nb = np.maximum(state.neighbours.T, 0)  # (M, B * N)
+        has = state.neighbours.T >= 0
+        neigh = buf[layout.neighbours].reshape(M, len(NEIGH_FIELDS), BN)
         _fill(
-            neigh,
+            neigh.transpose(1, 0, 2),
             [
                 has,
-                here("isl_up"),
-                here("isl_range_km") / sc.links.isl_range_km,
+                sky.isl_up.T,
+                sky.isl_range_km.T / sc.links.isl_range_km,
                 soc[nb],
                 temp[nb],
                 1.0 - fill[nb],
@@ -261,21 +266,21 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
                 state.safe[nb],
             ],
         )
-        neigh *= has[..., None]
+        neigh *= has[:, None, :]
     if params.G:
-        w = admission_window(params, state)  # (B, G): the same window for every satellite of an episode
+        w = admission_window(params, state).T  # (G, B): the same window for every satellite of an episode
         wm = jobs.model[w]
         present = w >= 0
-        entry = np.where(present[..., None], np.stack([
+        entry = np.stack([
             present,
             (wm + 1) / len(params.model_thr),
             _logn(jobs.work[w] / (params.model_thr[wm] * 3600.0), 100.0),
             np.log2(jobs.gpus[w]) / 8.0,
-            (jobs.deadline_s[w] - (state.t * params.dt)[:, None]) / (24 * 3600.0),
+            (jobs.deadline_s[w] - state.t * params.dt) / (24 * 3600.0),
             _logn(jobs.value[w], 100.0),
             _logn(params.model_data[wm] * 8 / (sc.ground.uplink_gbps * 1e9) / 60.0, 60.0),
             params.model_hold[wm] / params.storage_b,
-        ], axis=-1), 0.0)  # fmt: skip
-        out[:, layout.window] = entry.reshape(state.B, -1)[ep]
-    np.clip(out, -1.0, 1.0, out=out)
-    return out, action_mask(params, state, eph)
+        ], axis=1) * present[:, None, :]  # fmt: skip
+        buf[layout.window] = entry.reshape(-1, state.B)[:, ep]
+    np.clip(buf, -1.0, 1.0, out=buf)
+    return buf.T, action_mask(params, state, eph)

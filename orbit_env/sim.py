@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from orbit_env.actions import Act, ActionLayout
-from orbit_env.ephemeris import Ephemeris, warmup_steps
+from orbit_env.ephemeris import SKY_FIELDS, Ephemeris, warmup_steps
 from orbit_env.physics import links, power, radiation, thermal
 from orbit_env.scenario import Scenario
 from orbit_env.workload.catalog import MODELS, job_rate
@@ -297,15 +297,34 @@ def uniform(key: np.ndarray, counter: np.ndarray) -> np.ndarray:
     return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
-def sky_rows(state: SimState, n_sats: int) -> np.ndarray:
-    """(B * N,) each satellite's row in the flattened (time x satellite) ephemeris arrays this step."""
-    return (state.e0 + state.t)[state.episode] * n_sats + state.local
+class Sky:
+    """This step's geometry for every satellite row of a batch: one gather from ``Ephemeris.sky_table``."""
 
+    def __init__(self, eph: Ephemeris, state: SimState):
+        self.table = eph.sky_table[(state.e0 + state.t)[state.episode] * eph.n_sats + state.local]
+        self.M = eph.neighbours.shape[1]
 
-def sky(eph: Ephemeris, name: str, rows: np.ndarray) -> np.ndarray:
-    """Ephemeris array ``name`` at this step, one row per satellite of the batch (``sky_rows``)."""
-    a = getattr(eph, name)
-    return a.reshape(-1, *a.shape[2:])[rows]
+    def __getitem__(self, name: str) -> np.ndarray:
+        """(B * N,) float32 value of one of ``SKY_FIELDS``."""
+        return self.table[:, SKY_FIELDS.index(name)]
+
+    def flag(self, name: str) -> np.ndarray:
+        """(B * N,) bool value of a boolean field (sunlit, in_saa, contact)."""
+        return self[name] > 0.5
+
+    @property
+    def station(self) -> np.ndarray:
+        return self["station"].astype(np.int64)
+
+    @property
+    def isl_up(self) -> np.ndarray:
+        """(B * N, M) bool."""
+        return self.table[:, len(SKY_FIELDS) : len(SKY_FIELDS) + self.M] > 0.5
+
+    @property
+    def isl_range_km(self) -> np.ndarray:
+        """(B * N, M) float32."""
+        return self.table[:, len(SKY_FIELDS) + self.M :]
 
 
 def builtin_actions(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
@@ -314,7 +333,7 @@ def builtin_actions(params: Params, state: SimState, eph: Ephemeris) -> np.ndarr
     first fitting window entry when nothing runs or the loaded job would keep running."""
     hw, acts, P = params.scenario.hardware, params.actions, params.P
     mask = action_mask(params, state, eph).astype(bool)
-    sunlit = sky(eph, "sunlit", sky_rows(state, params.n_sats))
+    sunlit = Sky(eph, state).flag("sunlit")
     level = np.where(sunlit, P - 1, 0)
     runnable = mask[:, acts.run(np.arange(params.K), 0)]
     deadline = np.where(runnable, state.jobs.deadline_s[state.slots], np.inf)
@@ -372,7 +391,7 @@ def action_mask(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
     if M:
         nb = np.maximum(state.neighbours, 0)
         can_receive = (state.slots < 0).any(axis=1) & ~state.safe
-        link_ok = sky(eph, "isl_up", sky_rows(state, params.n_sats)) & can_receive[nb] & ~state.safe[:, None]
+        link_ok = Sky(eph, state).isl_up & can_receive[nb] & ~state.safe[:, None]
         send_ok = _MOVABLE[place][:, :, None] & link_ok[:, None, :]
         if np.isfinite(params.storage_b):  # the receiver needs room for the job's bytes
             send_ok &= job_bytes(params, state, state.slots)[:, :, None] <= free_bytes(params, state)[nb][:, None, :]
@@ -460,8 +479,8 @@ def ground_link(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
     jobs wait on the ground), 0 = the rest; ties go to the lower satellite index. A satellite uses only its
     best station (``Ephemeris.station``); a contact without an antenna is no contact.
     """
-    rows = sky_rows(state, params.n_sats)
-    contact = sky(eph, "contact", rows)
+    sky = Sky(eph, state)
+    contact = sky.flag("contact")
     if not params.antennas or not contact.any():
         return contact
     BN = len(contact)
@@ -470,7 +489,7 @@ def ground_link(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
     wants = np.bincount(state.sat[busy], minlength=BN) > 0
     waiting = np.bincount(live_in(state, Place.GROUND) // state.J, minlength=state.B) > 0
     wants |= (state.slots < 0).any(axis=1) & waiting[state.episode]
-    station = sky(eph, "station", rows).astype(np.int64)
+    station = sky.station
     prio = wants * (1 + (state.antenna == station))
     sats = np.flatnonzero(contact)
     link = np.zeros(BN, bool)
@@ -578,21 +597,21 @@ def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, m
     step's start (as the observation showed them), then arrivals, actions, compute, upsets, links,
     ground, power, thermal. ``mask``: the action mask of the current state if the caller has it.
     """
-    rows = sky_rows(state, params.n_sats)
+    sky = Sky(eph, state)
     if mask is None:
         mask = action_mask(params, state, eph)
     contact = ground_link(params, state, eph)
     window = admission_window(params, state) if params.G else None
     arrivals(params, state)
     dec = decode(params, state, actions, mask)
-    comp = compute(params, state, eph, dec, rows)
-    upset = upsets(params, state, eph, comp, rows)
-    terminals_busy = isl(params, state, eph, dec, rows)
+    comp = compute(params, state, dec)
+    upset = upsets(params, state, sky, comp)
+    terminals_busy = isl(params, state, sky, dec)
     delivered = ground(params, state, dec, contact, window)
-    solar_w, load_w, bat, entered = power_balance(params, state, eph, comp, contact, terminals_busy, rows)
-    thermal_balance(params, state, eph, comp, load_w - bat.unmet_w, rows)
+    solar_w, load_w, bat, entered = power_balance(params, state, sky, comp, contact, terminals_busy)
+    thermal_balance(params, state, sky, comp, load_w - bat.unmet_w)
     state.live = state.live[_LIVE[state.place[state.live]]]
-    state.antenna = np.where(contact, sky(eph, "station", rows), -1)
+    state.antenna = np.where(contact, sky.station, -1)
     state.t = state.t + 1  # a new array: a caller holding the old one keeps its value
     return StepInfo(delivered, comp.shaping, entered, comp.shutdown, upset, dec.invalid, solar_w, load_w, bat, comp.gpu_temp_c)
 
@@ -632,7 +651,7 @@ def decode(params: Params, state: SimState, actions: np.ndarray, mask: np.ndarra
                     state.slots[rows, act_slot[actions]], act_level[actions], act_neigh[actions], entry)  # fmt: skip
 
 
-def compute(params: Params, state: SimState, eph: Ephemeris, dec: Decision, rows: np.ndarray) -> Compute:
+def compute(params: Params, state: SimState, dec: Decision) -> Compute:
     """Checkpoints and job switches (which cost accelerator time), then the loaded jobs run: DVFS at the
     power cap, the hardware throttle above the slowdown temperature, shutdown above the limit."""
     sc, hw, acc, dt, jobs, tot = params.scenario, params.scenario.hardware, params.scenario.hardware.accel, params.dt, state.jobs, state.totals
@@ -692,12 +711,12 @@ def _lose(params: Params, state: SimState, comp: Compute, crashed: np.ndarray) -
         comp.shaping -= worth * lost / state.jobs.work[j]
 
 
-def upsets(params: Params, state: SimState, eph: Ephemeris, comp: Compute, rows: np.ndarray) -> np.ndarray:
+def upsets(params: Params, state: SimState, sky: Sky, comp: Compute) -> np.ndarray:
     """Radiation upsets (more likely in the SAA) and thermal shutdowns crash the active job; an upset
     starts a recovery during which the accelerators are unavailable. Returns the upsets."""
     sc, dt = params.scenario, params.dt
     running_now = comp.computing & ~comp.shutdown & ~comp.ended
-    rate = radiation.upset_rate_per_s(params.n_accel * running_now, sky(eph, "in_saa", rows), sc.radiation.upsets_per_gpu_day, sc.radiation.saa_multiplier)
+    rate = radiation.upset_rate_per_s(params.n_accel * running_now, sky.flag("in_saa"), sc.radiation.upsets_per_gpu_day, sc.radiation.saa_multiplier)
     draw = uniform(state.key[state.episode], (state.t + params.warm_steps)[state.episode] * params.n_sats + state.local)
     upset = running_now & (draw < radiation.upset_probability(rate, dt))
     _lose(params, state, comp, upset | comp.shutdown)
@@ -707,7 +726,7 @@ def upsets(params: Params, state: SimState, eph: Ephemeris, comp: Compute, rows:
     return upset
 
 
-def isl(params: Params, state: SimState, eph: Ephemeris, dec: Decision, rows: np.ndarray) -> np.ndarray:
+def isl(params: Params, state: SimState, sky: Sky, dec: Decision) -> np.ndarray:
     """ISL: start the sends, advance transfers (a terminal's rate shared by its transfers), abort those whose
     link broke, land arrivals. Returns the laser terminals in use per satellite."""
     sc, jobs, tot = params.scenario, state.jobs, state.totals
@@ -726,7 +745,7 @@ def isl(params: Params, state: SimState, eph: Ephemeris, dec: Decision, rows: np
     sending = live_in(state, Place.SENDING)
     if not len(sending):
         return np.zeros(BN, np.int64)
-    up = sky(eph, "isl_up", rows)[state.sat[sending], state.term[sending]]
+    up = sky.isl_up[state.sat[sending], state.term[sending]]
     aborted = sending[~up]
     state.slots[state.dest[aborted], state.dest_slot[aborted]] = -1
     _settle_on_board(params, state, aborted)
@@ -804,7 +823,7 @@ def _auto_uplink(params: Params, state: SimState, contact: np.ndarray) -> None:
     _start_uplink(params, state, gj[ok], sat[ok], uslot[ok])
 
 
-def power_balance(params, state, eph, comp: Compute, contact, terminals_busy, rows):
+def power_balance(params: Params, state: SimState, sky: Sky, comp: Compute, contact: np.ndarray, terminals_busy: np.ndarray):
     """Loads (accelerators, bus, laser terminals, radio, heater), solar input and the battery; safe mode,
     entered on low charge or a brown-out, crashes the active job and turns the accelerators off.
     Returns (solar_w, load_w, battery step, safe-mode entries)."""
@@ -813,7 +832,7 @@ def power_balance(params, state, eph, comp: Compute, contact, terminals_busy, ro
     gpu_w = np.where(state.safe, 0.0, np.where(comp.computing & ~comp.shutdown, (busy_s * comp.cap_w + (dt - busy_s) * acc.idle_w) / dt, acc.idle_w)) * params.n_accel
     heater = state.temp_k < hw.min_temp_c + thermal.KELVIN
     load_w = hw.bus_w + gpu_w + hw.isl_terminal_w * terminals_busy + hw.radio_w * contact + hw.heater_w * heater
-    solar_w = power.solar_power_w(sky(eph, "sunlit", rows), hw.solar_area_m2, hw.solar_w_per_m2)
+    solar_w = power.solar_power_w(sky.flag("sunlit"), hw.solar_area_m2, hw.solar_w_per_m2)
     bat = power.battery_step(state.energy_wh, solar_w, load_w, dt, hw.battery_wh, hw.max_charge_w, hw.charge_efficiency, hw.discharge_efficiency)
     state.energy_wh = bat.energy_wh
     state.safe, entered = power.safe_mode_update(state.safe, bat.energy_wh / hw.battery_wh, hw.safe_mode_soc, hw.resume_soc, bat.unmet_w > 0)
@@ -828,11 +847,11 @@ def power_balance(params, state, eph, comp: Compute, contact, terminals_busy, ro
     return solar_w, load_w, bat, entered
 
 
-def thermal_balance(params: Params, state: SimState, eph: Ephemeris, comp: Compute, heat_w: np.ndarray, rows: np.ndarray) -> None:
+def thermal_balance(params: Params, state: SimState, sky: Sky, comp: Compute, heat_w: np.ndarray) -> None:
     """All electrical power ends as heat in the node (implicit radiative step); a thermal shutdown clears
     once the idle GPU is below its maximum operating temperature."""
     hw, acc = params.scenario.hardware, params.scenario.hardware.accel
-    sink = np.where(sky(eph, "sunlit", rows), hw.sink_temp_k, hw.sink_temp_eclipse_k)
+    sink = np.where(sky.flag("sunlit"), hw.sink_temp_k, hw.sink_temp_eclipse_k)
     state.temp_k = thermal.node_step(state.temp_k, heat_w, params.dt, hw.heat_capacity_j_per_k, hw.emissivity, hw.radiator_area_m2, sink)
     cool = thermal.gpu_temp_c(state.temp_k, acc.idle_w, hw.gpu_k_per_w) < acc.max_operating_c
     state.thermal_off = (state.thermal_off & ~cool) | comp.shutdown  # a new shutdown lasts at least one step

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -178,7 +179,9 @@ def test_a_relayed_result_credits_the_satellite_that_did_the_work():
     A = params.actions
     step(params, state, eph, np.zeros(3, int))  # uplinked to sat 0
     eph.contact.setflags(write=True)
-    eph.contact[int(state.t[0]) :, 0] = False  # then sat 0 loses the ground; its neighbours keep it
+    contact = eph.contact.copy()
+    contact[int(state.t[0]) :, 0] = False  # then sat 0 loses the ground; its neighbours keep it
+    eph = dataclasses.replace(eph, contact=contact)
     run_until(params, state, eph, int(A.run(0, 2)), lambda s, i: s.place[0] == Place.RESULT)
     assert state.finisher[0] == 0
     info = step(params, state, eph, np.array([A.send(0, 1), 0, 0]))  # relay to sat 1 over terminal 1
@@ -205,7 +208,9 @@ def test_broken_link_aborts_the_transfer():
     step(params, state, eph, np.array([params.actions.send(0, 1), 0, 0]))
     assert state.place[0] == Place.SENDING
     eph.isl_up.setflags(write=True)
-    eph.isl_up[int(state.t[0]) :] = False
+    isl_up = eph.isl_up.copy()
+    isl_up[int(state.t[0]) :] = False
+    eph = dataclasses.replace(eph, isl_up=isl_up)
     step(params, state, eph, np.zeros(3, int))
     assert state.place[0] == Place.ONBOARD and state.sat[0] == 0 and state.totals["isl_aborts"] == 1
     assert (state.slots[1] == -1).all()  # the reserved slot at the destination is released
