@@ -89,7 +89,20 @@ Suite v2 scores ``metrics()["window_value"]``: the value delivered in the steps 
 where it equals ``delivered_value``; a window past the episode is clipped to it). Together with the warm
 start it counts steady-state scheduling, not the start from empty or the work in flight at the cut.
 
+## Many episodes at once
+``orbit_env.batch.BatchEnv(scenario, num_envs=B)`` steps B episodes of one scenario as one array program
+(arrays (B, N, ...), Gymnasium 1.x autoreset); this env is a BatchEnv of one episode, and episode b of a
+batch equals this env reset with the same seed, bit for bit. ``gymnasium.make_vec("orbit_env/OrbitCompute-v2",
+num_envs=B, vectorization_mode="vector_entry_point", scenario=...)`` gives the Gymnasium vector env
+(``orbit_env.vector``); ``train.vec_env`` has the SB3 VecEnv over agents x episodes.
+
 ## Version history
+- ``orbit_compute_v2``: the simulator is batched (``BatchEnv``). Same spaces, layouts and physics as v1,
+  but episodes differ seed for seed: upset draws are a counter-based function of an episode key drawn at
+  reset (after the start time and the jobs), not a generator consumed every step; the warm start's steps
+  are checked against the mask of each step's start, as agents' steps are; the thermal solver stops each
+  satellite's Newton iteration on its own (results no longer depend on the other satellites). v1 policy
+  files load unchanged.
 - ``orbit_compute_v1``: agent admission (``admit(g)`` and the ``window`` block), antennas per station,
   on-board storage (K from storage; ``link`` and ``storage_free`` own fields), warm start, measurement
   window (``window_value``), metric ``admit_refused``. Scenarios that use none of these keep v0's spaces
