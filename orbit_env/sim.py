@@ -1,7 +1,10 @@
-"""The simulator core: a struct of arrays (one row per satellite, one per job) and its step function.
+"""The simulator core: a struct of arrays (one row per satellite, one per job, for B episodes) and its step.
 
 Data flows one way: scenario -> ephemeris -> ``step`` -> observe -> env. The cost of a step is a fixed
-number of numpy operations whatever the number of satellites and jobs: no Python loop over either.
+number of numpy operations whatever the number of episodes, satellites and jobs: no Python loop over
+any of them. B episodes of one scenario are one array program (``SimState``): a single env is B = 1 of
+the same code, and what a step touches of the job table is its live jobs (``SimState.live``), not every
+job an episode will see. The step is a sequence of named phases (``step``), each a function of the state.
 
 A job lives in exactly one place (``Place``). On a satellite it occupies one of K queue slots; while it
 moves between satellites over an ISL it holds a slot on both ends, and is counted as in flight.
@@ -388,18 +391,22 @@ def action_mask(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
     mask[:, 0] = 1
     mask[:, 1] = gpu_ok & (state.done_work[a] > state.ckpt_work[a])
     mask[:, 2 : 2 + K * P].reshape(BN, K, P)[:] = (_RUNNABLE[place] & gpu_ok[:, None])[:, :, None]
+    storage = np.isfinite(params.storage_b)
+    if storage and (M or params.G):
+        slot_bytes = job_bytes(params, state, state.slots)
+        free = free_bytes(params, state, slot_bytes)
     if M:
         nb = np.maximum(state.neighbours, 0)
         can_receive = (state.slots < 0).any(axis=1) & ~state.safe
         link_ok = Sky(eph, state).isl_up & can_receive[nb] & ~state.safe[:, None]
         send_ok = _MOVABLE[place][:, :, None] & link_ok[:, None, :]
-        if np.isfinite(params.storage_b):  # the receiver needs room for the job's bytes
-            send_ok &= job_bytes(params, state, state.slots)[:, :, None] <= free_bytes(params, state)[nb][:, None, :]
+        if storage:  # the receiver needs room for the job's bytes
+            send_ok &= slot_bytes[:, :, None] <= free[nb][:, None, :]
         mask[:, 2 + K * P : 2 + K * P + K * M].reshape(BN, K, M)[:] = send_ok
     if params.G:
         window = admission_window(params, state)[state.episode]
         room = ground_link(params, state, eph) & ~state.safe & (state.slots < 0).any(axis=1)
-        fits = (window >= 0) & (params.model_hold[state.jobs.model[window]] <= free_bytes(params, state)[:, None])
+        fits = (window >= 0) & (params.model_hold[state.jobs.model[window]] <= (free if storage else np.inf)[..., None])
         mask[:, params.n_actions - params.G :] = room[:, None] & fits
     return mask
 
@@ -443,12 +450,13 @@ def job_bytes(params: Params, state: SimState, j) -> np.ndarray:
     return np.where(state.done_work[j] >= state.jobs.work[j], params.model_result[m], params.model_hold[m])
 
 
-def free_bytes(params: Params, state: SimState) -> np.ndarray:
-    """(B * N,) free storage per satellite (inf without a limit). A job in flight counts on both ends."""
+def free_bytes(params: Params, state: SimState, slot_bytes: np.ndarray | None = None) -> np.ndarray:
+    """(B * N,) free storage per satellite (inf without a limit). A job in flight counts on both ends.
+    ``slot_bytes``: ``job_bytes`` of ``state.slots``, if the caller has it."""
     if not np.isfinite(params.storage_b):
         return np.full(len(state.active), np.inf)
-    j = state.slots
-    return params.storage_b - np.where(j >= 0, job_bytes(params, state, j), 0.0).sum(axis=1)
+    held = job_bytes(params, state, state.slots) if slot_bytes is None else slot_bytes
+    return params.storage_b - np.where(state.slots >= 0, held, 0.0).sum(axis=1)
 
 
 def _edf_ground(state: SimState) -> tuple[np.ndarray, np.ndarray]:
