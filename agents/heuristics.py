@@ -165,7 +165,10 @@ class CheckpointPolicy(SafeEDFPolicy):
     name = "edf-ckpt"
 
     def act_arrays(self, obs, mask):
-        base = super().act_arrays(obs, mask)
+        return self.with_checkpoints(obs, mask, super().act_arrays(obs, mask))
+
+    def with_checkpoints(self, obs, mask, base):
+        """``base`` with a checkpoint where the rule wants one and ``base`` would keep the loaded job at its level."""
         L, s, A = self.layout, self.sheet, self.actions
         active = L.slot_field(obs, "active") > 0.5
         k = active.argmax(axis=-1)
@@ -205,7 +208,10 @@ class BalancePolicy(CheckpointPolicy):
         self.min_soc = sheet.safe_soc + float(spare_soc)
 
     def act_arrays(self, obs, mask):
-        base = super().act_arrays(obs, mask)
+        return self.with_sends(obs, mask, super().act_arrays(obs, mask))
+
+    def with_sends(self, obs, mask, base):
+        """``base`` with the relay and offload sends of the rule above."""
         L, A = self.layout, self.actions
         if A.M == 0:
             return base
