@@ -315,11 +315,14 @@ def solve(progs: list[Program], model: Model, time_limit_s: float, exact: bool =
     t0 = time.perf_counter()
     V, R, maps = build(progs, model, exact, share_entries)
     cost, lo, hi, integer = V.arrays()
-    try:
-        res = solver(cost, constraints=R.constraint(V.n), integrality=integer, bounds=Bounds(lo, hi),
-                     options={"time_limit": time_limit_s, "mip_rel_gap": 1e-6, "presolve": True})  # fmt: skip
-        x = getattr(res, "x", None)
-        status = str(getattr(res, "message", ""))
+    cons, bounds, x, status = R.constraint(V.n), Bounds(lo, hi), None, ""
+    try:  # the relaxation first: when its integer variables come out integral it is the MILP's optimum
+        for kind in (np.zeros_like(integer), integer):
+            left = time_limit_s - (time.perf_counter() - t0)
+            res = solver(cost, constraints=cons, integrality=kind, bounds=bounds, options={"time_limit": max(left, 1e-9), "mip_rel_gap": 1e-6})
+            x, status = getattr(res, "x", None), str(getattr(res, "message", ""))
+            if x is None or np.all(np.abs(x[integer > 0] - np.round(x[integer > 0])) < 1e-6):
+                break
     except Exception as e:  # noqa: BLE001 - any solver failure falls back to the safe heuristic
         x, status = None, f"{type(e).__name__}: {e}"
     seconds = time.perf_counter() - t0
@@ -519,7 +522,10 @@ class PlannerPolicy(ArrayPolicy):
         A, st, H = self.actions, self._state, self.forecast_steps
         built = [self.program(obs[i], mask[i], fc.sunlit[b, :H, i], fc.contact[b, :H, i]) for i in sats]
         progs = [p for p, _ in built]
-        groups = [list(range(len(sats)))] if self.central else [[k] for k in range(len(sats))]
+        # central: satellites that can admit share the window's entries (one program); the others' blocks are
+        # independent of everything else, so solving them apart is the same program, decomposed
+        shared = [k for k, p in enumerate(progs) if self.central and p.can_admit.any()]
+        groups = ([shared] if shared else []) + [[k] for k in range(len(sats)) if k not in shared]
         plans: list[Plan | None] = [None] * len(sats)
         for grp in groups:
             got = solve([progs[k] for k in grp], self.model, self.time_limit_s, share_entries=self.central, solver=self.solver)
@@ -551,3 +557,6 @@ class CentralPlannerPolicy(PlannerPolicy):
 
     name = "planner-central"
     central = True
+
+
+PLANNERS: dict[str, type[ArrayPolicy]] = {p.name: p for p in (PlannerPolicy, CentralPlannerPolicy)}
