@@ -274,7 +274,7 @@ def build(progs: list[Program], model: Model, exact: bool = False, share_entries
         R.put(rows[1:], energy[:-1], -1.0)
         R.put(rows, charge, -s.eta_charge)
         R.put(rows, discharge, 1.0 / s.eta_discharge)
-        rows = R.add(model.floor_wh, np.inf)
+        rows = R.add(np.full(nb, model.floor_wh), np.inf)
         R.put(rows, energy)
         R.put(rows, e_slack)
 
