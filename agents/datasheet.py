@@ -20,11 +20,14 @@ R_EARTH_KM = 6371.0
 MU_KM3_S2 = 398600.4418
 
 
+def orbit_period_s(altitude_km: float) -> float:
+    """Period of a circular orbit (Kepler's third law)."""
+    return 2.0 * math.pi * math.sqrt((R_EARTH_KM + altitude_km) ** 3 / MU_KM3_S2)
+
+
 def worst_eclipse_s(altitude_km: float) -> float:
     """Longest eclipse of a circular orbit (Sun in the orbit plane): period x asin(R / (R + h)) / pi."""
-    a = R_EARTH_KM + altitude_km
-    period = 2.0 * math.pi * math.sqrt(a**3 / MU_KM3_S2)
-    return period * math.asin(R_EARTH_KM / a) / math.pi
+    return orbit_period_s(altitude_km) * math.asin(R_EARTH_KM / (R_EARTH_KM + altitude_km)) / math.pi
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,12 @@ class Datasheet:
     checkpoint_overhead_s: float
     checkpoint_write_bps: float  # bytes/s
     eclipse_s: float  # longest possible eclipse at this altitude
+    orbit_s: float  # orbital period
+    heat_capacity_j_per_k: float  # radiator node
+    emissivity: float
+    radiator_area_m2: float
+    sink_k: tuple[float, float]  # effective sink temperature (in eclipse, in sunlight)
+    value_half_life_h: float  # a late job's value halves every half-life (the workload's service contract)
 
     @classmethod
     def from_scenario(cls, sc: Scenario) -> Datasheet:
@@ -76,6 +85,12 @@ class Datasheet:
             checkpoint_overhead_s=hw.checkpoint_overhead_s,
             checkpoint_write_bps=hw.checkpoint_write_gbps * 1e9 / 8.0,
             eclipse_s=worst_eclipse_s(sc.orbit.altitude_km),
+            orbit_s=orbit_period_s(sc.orbit.altitude_km),
+            heat_capacity_j_per_k=hw.heat_capacity_j_per_k,
+            emissivity=hw.emissivity,
+            radiator_area_m2=hw.radiator_area_m2,
+            sink_k=(hw.sink_temp_eclipse_k, hw.sink_temp_k),
+            value_half_life_h=sc.workload.value_half_life_h,
         )
 
     def load_w(self, gpu_w, contact) -> np.ndarray:

@@ -165,7 +165,10 @@ class CheckpointPolicy(SafeEDFPolicy):
     name = "edf-ckpt"
 
     def act_arrays(self, obs, mask):
-        base = super().act_arrays(obs, mask)
+        return self.with_checkpoints(obs, mask, super().act_arrays(obs, mask))
+
+    def with_checkpoints(self, obs, mask, base):
+        """``base`` with a checkpoint where the rule wants one and ``base`` would keep the loaded job at its level."""
         L, s, A = self.layout, self.sheet, self.actions
         active = L.slot_field(obs, "active") > 0.5
         k = active.argmax(axis=-1)
@@ -205,7 +208,10 @@ class BalancePolicy(CheckpointPolicy):
         self.min_soc = sheet.safe_soc + float(spare_soc)
 
     def act_arrays(self, obs, mask):
-        base = super().act_arrays(obs, mask)
+        return self.with_sends(obs, mask, super().act_arrays(obs, mask))
+
+    def with_sends(self, obs, mask, base):
+        """``base`` with the relay and offload sends of the rule above."""
         L, A = self.layout, self.actions
         if A.M == 0:
             return base
@@ -246,9 +252,18 @@ HEURISTICS: dict[str, type[ArrayPolicy]] = {
 REFERENCE = SafeEDFPolicy.name  # the leaderboard's 100 (random is its 0)
 
 
+def policy_classes() -> dict[str, type[ArrayPolicy]]:
+    """Every policy ``make_policy`` builds by name: the heuristics and the planners (``agents.planner``, which
+    builds on the heuristics, hence the late import). The planners are not board baselines by default: a
+    suite's episodes of them cost minutes each (docs/planner.md)."""
+    from agents.planner import PLANNERS
+
+    return {**HEURISTICS, **PLANNERS}
+
+
 def heuristic_params(name: str) -> dict[str, object]:
-    """The tunable parameters of a heuristic and their defaults."""
-    cls = HEURISTICS[name]
+    """The tunable parameters of a heuristic (or planner) and their defaults."""
+    cls = policy_classes()[name]
     params = {}
     for klass in cls.__mro__:
         if "__init__" in vars(klass):
@@ -265,6 +280,11 @@ PARAM_RANGES: dict[str, tuple[float, float]] = {
     "relay_margin_min": (0.0, 1440.0),  # minutes sooner to the ground; a day exceeds any gap between contacts
     "min_free_gap": (0, 64),  # queue slots
     "spare_soc": (0.0, 1.0),  # fraction of the battery above safe mode
+    "horizon_orbits": (0.05, 4.0),  # planner horizon; 4 orbits at 120 s are ~180 steps, programs of ~1,500 variables
+    "block_steps": (1, 60),  # planner steps per relaxed block
+    "replan_every": (1, 1440),  # planner steps between periodic decisions; a day at 60 s
+    "time_limit_s": (0.0, 60.0),  # HiGHS seconds per decision
+    "partial_credit": (0.0, 1.0),  # fraction of a job's value credited per unit of work left unfinished at the horizon
 }
 
 
@@ -284,11 +304,12 @@ def check_params(name: str, params: dict[str, object]) -> None:
 
 
 def make_policy(name: str, env, seed: int | None = None, **params) -> ArrayPolicy:
-    """A heuristic by name for ``env``, with optional parameters; unknown names or parameters list the known
+    """A heuristic or planner by name for ``env``, with optional parameters; unknown names or parameters list the known
     ones, and a value of the wrong type or outside its declared range is refused."""
-    if name not in HEURISTICS:
-        raise ValueError(f"unknown policy {name!r}; known: {', '.join(HEURISTICS)}")
+    known = policy_classes()
+    if name not in known:
+        raise ValueError(f"unknown policy {name!r}; known: {', '.join(known)}")
     check_params(name, params)
-    policy = HEURISTICS[name].for_env(env, **params)
+    policy = known[name].for_env(env, **params)
     policy.reset(seed)
     return policy

@@ -27,7 +27,14 @@ class ArrayPolicy:
     ``act_arrays(obs, mask)`` takes (..., D) observations and (..., A) masks with any leading axes
     (agents, or environments x agents) and returns (...,) integer actions, so one policy object serves
     one env or many.
+
+    Forecast: a policy that wants the predictable geometry of the coming steps (``orbit_env.forecast``) sets
+    ``forecast_steps = H > 0``; callers then call ``act_arrays(obs, mask, forecast=F)`` with obs (B, N, D),
+    mask (B, N, A) and ``F = forecast(eph, eph_index, H)`` for those B episodes (``orbit_env.forecast.env_inputs``
+    for one env). Policies with ``forecast_steps = 0`` are called without it.
     """
+
+    forecast_steps = 0
 
     name = "array-policy"
 

@@ -24,6 +24,7 @@ import agents
 from agents.confined import MIB, UnsafeFileError, list_confined, read_confined, relative_parts
 from agents.heuristics import HEURISTICS, check_params
 from agents.learned import WEIGHTS_LIMIT
+from agents.planner import PLANNERS
 from leaderboard.suite import BOUND, tree_hash
 from orbit_env.scenario import shipped_scenarios
 
@@ -158,7 +159,7 @@ def read_submission(folder: Path) -> Entry:
     _check(meta, OPTIONAL, f"{toml} [submission]", False)
     if not NAME_RE.match(meta["name"]):
         raise SubmissionError(f"{toml}: name {meta['name']!r} must be lower-case letters, digits and '-' (at most 64)")
-    if meta["name"] in HEURISTICS or meta["name"] == BOUND:
+    if meta["name"] in HEURISTICS or meta["name"] in PLANNERS or meta["name"] == BOUND:
         raise SubmissionError(f"{toml}: name {meta['name']!r} is taken by a baseline or the upper bound; choose another")
     if not meta["authors"] or not all(isinstance(a, str) and a.strip() for a in meta["authors"]):
         raise SubmissionError(f"{toml}: authors = {meta['authors']!r} must be a list of names")
@@ -185,7 +186,7 @@ def read_submission(folder: Path) -> Entry:
     if kind == "heuristic":
         params = policy.get("params", {})
         try:  # a heuristic only the worker knows (tests register some) still gets numbers: they go out as JSON
-            if policy["heuristic"] in HEURISTICS:
+            if policy["heuristic"] in HEURISTICS or policy["heuristic"] in PLANNERS:
                 check_params(policy["heuristic"], params)
             elif any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in params.values()):
                 raise ValueError(f"params = {params!r} must all be numbers")
@@ -247,6 +248,8 @@ def resolve(name_or_path: str) -> Entry:
     """A baseline by name, or a submission by folder / submission.toml path."""
     if name_or_path in HEURISTICS:
         return next(e for e in baselines() if e.name == name_or_path)
+    if name_or_path in PLANNERS:  # not a default baseline (cost): evaluated when named (docs/planner.md)
+        return Entry(name_or_path, "baseline", heuristic=name_or_path, meta={"description": (PLANNERS[name_or_path].__doc__ or "").strip().splitlines()[0]})
     path = Path(name_or_path)
     if path.exists():
         return submission_entry(path)

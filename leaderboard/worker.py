@@ -29,6 +29,7 @@ from agents.policy import ArrayPolicy
 from leaderboard.metrics import episode_metrics
 from leaderboard.suite import env_hash
 from orbit_env.env import OrbitComputeEnv
+from orbit_env.forecast import env_inputs
 
 
 class PolicyError(Exception):
@@ -66,8 +67,13 @@ def run_episode(env: OrbitComputeEnv, policy: ArrayPolicy, seed: int) -> dict[st
     env.reset_arrays(seed)
     policy.reset(seed)
     N, A = env.params.n_sats, env.params.n_actions
+    H = getattr(policy, "forecast_steps", 0)
     while not env.truncated:
-        actions = policy.act_arrays(env._obs.copy(), env._mask.copy())
+        if H:  # a planner: the forecast of the orbits' geometry (orbit_env.forecast)
+            obs, mask, fc = env_inputs(env, H)
+            actions = policy.act_arrays(obs, mask, forecast=fc)[0]
+        else:
+            actions = policy.act_arrays(env._obs.copy(), env._mask.copy())
         env.step_arrays(check_actions(actions, N, A, env.sim.t))
     return episode_metrics(env)
 

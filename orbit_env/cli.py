@@ -97,6 +97,7 @@ def cmd_run(args) -> int:
 
     from agents import make_policy
     from orbit_env.env import OrbitComputeEnv
+    from orbit_env.forecast import env_inputs
     from orbit_env.physics.thermal import KELVIN
 
     if args.out is not None:
@@ -123,7 +124,12 @@ def cmd_run(args) -> int:
     max_temp = min_soc = None
     with tqdm(total=env.max_cycles, desc=f"{env.scenario.name} / {args.policy}", unit="step", disable=args.quiet) as bar:
         while env.agents:
-            obs, rewards, terms, truncs, infos = env.step(policy.act(obs, infos))
+            if getattr(policy, "forecast_steps", 0):  # a planner: it also reads the forecast (orbit_env.forecast)
+                o, m, fc = env_inputs(env, policy.forecast_steps)
+                actions = dict(zip(env.possible_agents, policy.act_arrays(o, m, forecast=fc)[0].tolist()))
+            else:
+                actions = policy.act(obs, infos)
+            obs, rewards, terms, truncs, infos = env.step(actions)
             soc = env.sim.energy_wh / env.scenario.hardware.battery_wh
             max_temp = max(max_temp or -1e9, float(env.last_step.gpu_temp_c.max()))
             min_soc = min(min_soc if min_soc is not None else 1.0, float(soc.min()))
