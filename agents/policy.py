@@ -30,8 +30,8 @@ class ArrayPolicy:
 
     Forecast: a policy that wants the predictable geometry of the coming steps (``orbit_env.forecast``) sets
     ``forecast_steps = H > 0``; callers then call ``act_arrays(obs, mask, forecast=F)`` with obs (B, N, D),
-    mask (B, N, A) and ``F = forecast(eph, eph_index, H)`` for those B episodes (``orbit_env.forecast.env_inputs``
-    for one env). Policies with ``forecast_steps = 0`` are called without it.
+    mask (B, N, A) and ``F = forecast(eph, eph_index, H)`` for those B episodes (``BatchEnv.forecast(H)``).
+    Policies with ``forecast_steps = 0`` are called without it. ``act_on`` calls any policy the right way.
     """
 
     forecast_steps = 0
@@ -64,3 +64,11 @@ class ArrayPolicy:
 
     def act_arrays(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+
+def act_on(policy: ArrayPolicy, env) -> np.ndarray:
+    """(B, N) actions of ``policy`` for the current step of a ``BatchEnv`` (an ``OrbitComputeEnv``'s is
+    ``env.batch``), with the forecast when the policy asks for one."""
+    if policy.forecast_steps:
+        return policy.act_arrays(env.observations, env.action_masks, forecast=env.forecast(policy.forecast_steps))
+    return policy.act_arrays(env.observations, env.action_masks)

@@ -15,9 +15,9 @@ import time
 import numpy as np
 
 from agents.heuristics import make_policy
+from agents.policy import act_on
 from leaderboard.suite import V2_TASKS
 from orbit_env.env import OrbitComputeEnv
-from orbit_env.forecast import env_inputs
 
 HEURISTICS = ("edf-safe", "balance")
 
@@ -28,14 +28,12 @@ def seeds_arg(text: str) -> list[int]:
 
 
 def run(env, policy, seed: int) -> tuple[float, float]:
-    """(window_value, wall seconds) of one episode; the forecast through env_inputs for planners."""
-    env.reset_arrays(seed)
+    """(window_value, wall seconds) of one episode; act_on passes planners the forecast."""
+    env.batch.reset(seed)
     policy.reset(seed)
-    H = policy.forecast_steps
     t0 = time.perf_counter()
     while not env.truncated:
-        obs, mask, fc = env_inputs(env, H)
-        env.step_arrays(policy.act_arrays(obs, mask, forecast=fc)[0] if H else policy.act_arrays(obs[0], mask[0]))
+        env.batch.step(act_on(policy, env.batch))
     return float(env.metrics()["window_value"]), time.perf_counter() - t0
 
 

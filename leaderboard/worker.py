@@ -25,11 +25,10 @@ from typing import Any, Callable
 import numpy as np
 
 from agents.heuristics import make_policy
-from agents.policy import ArrayPolicy
+from agents.policy import ArrayPolicy, act_on
 from leaderboard.metrics import episode_metrics
 from leaderboard.suite import env_hash
 from orbit_env.env import OrbitComputeEnv
-from orbit_env.forecast import env_inputs
 
 
 class PolicyError(Exception):
@@ -64,17 +63,12 @@ def check_actions(actions: Any, n_agents: int, n_actions: int, t: int) -> np.nda
 
 def run_episode(env: OrbitComputeEnv, policy: ArrayPolicy, seed: int) -> dict[str, float]:
     """One seeded episode; the policy gets copies of the observations, so it cannot alter the env."""
-    env.reset_arrays(seed)
+    env.batch.reset(seed)
     policy.reset(seed)
     N, A = env.params.n_sats, env.params.n_actions
-    H = getattr(policy, "forecast_steps", 0)
     while not env.truncated:
-        if H:  # a planner: the forecast of the orbits' geometry (orbit_env.forecast)
-            obs, mask, fc = env_inputs(env, H)
-            actions = policy.act_arrays(obs, mask, forecast=fc)[0]
-        else:
-            actions = policy.act_arrays(env._obs.copy(), env._mask.copy())
-        env.step_arrays(check_actions(actions, N, A, env.sim.t))
+        actions = act_on(policy, env.batch)[0]
+        env.batch.step(check_actions(actions, N, A, int(env.sim.t[0]))[None])
     return episode_metrics(env)
 
 

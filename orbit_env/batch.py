@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from orbit_env.ephemeris import load_ephemeris
+from orbit_env.forecast import Forecast, forecast
 from orbit_env.observe import Layout, observe
 from orbit_env.scenario import Scenario, load_scenario
 from orbit_env.sim import SimState, StepInfo, job_census, make_params, reset_state, step
@@ -105,6 +106,10 @@ class BatchEnv:
     def t(self) -> np.ndarray:
         """(B,) steps taken in each episode."""
         return self.sim.t
+
+    def forecast(self, horizon: int) -> Forecast:
+        """The predictable geometry of each episode's next ``horizon`` steps (``orbit_env.forecast``)."""
+        return forecast(self.ephemeris, self.sim.e0 + self.sim.t, horizon)
 
     def metrics(self) -> dict[str, np.ndarray]:
         """(B,) episode totals so far (delivered value, energy, safe-mode entries, ...) and the job census."""

@@ -96,8 +96,8 @@ def cmd_run(args) -> int:
     from tqdm import tqdm
 
     from agents import make_policy
+    from agents.policy import act_on
     from orbit_env.env import OrbitComputeEnv
-    from orbit_env.forecast import env_inputs
     from orbit_env.physics.thermal import KELVIN
 
     if args.out is not None:
@@ -125,8 +125,7 @@ def cmd_run(args) -> int:
     with tqdm(total=env.max_cycles, desc=f"{env.scenario.name} / {args.policy}", unit="step", disable=args.quiet) as bar:
         while env.agents:
             if getattr(policy, "forecast_steps", 0):  # a planner: it also reads the forecast (orbit_env.forecast)
-                o, m, fc = env_inputs(env, policy.forecast_steps)
-                actions = dict(zip(env.possible_agents, policy.act_arrays(o, m, forecast=fc)[0].tolist()))
+                actions = dict(zip(env.possible_agents, act_on(policy, env.batch)[0].tolist()))
             else:
                 actions = policy.act(obs, infos)
             obs, rewards, terms, truncs, infos = env.step(actions)

@@ -7,7 +7,7 @@ so a planner (``agents.planner``) and a learned policy that asks for it see the 
 
 Policies opt in with an attribute ``forecast_steps = H > 0`` (``agents.policy.ArrayPolicy``); a caller then
 passes ``forecast(eph, eph_index, H)`` for the episodes it steps, with ``eph_index`` the ephemeris row of
-each episode's current step (``env_inputs`` does this for one ``OrbitComputeEnv``).
+each episode's current step (``BatchEnv.forecast(H)``; ``agents.policy.act_on`` does it for any policy).
 """
 
 from __future__ import annotations
@@ -50,11 +50,3 @@ def forecast(eph: Ephemeris, eph_index: np.ndarray, horizon: int) -> Forecast:
         raise ValueError(f"eph_index must lie in [0, {eph.n_steps}) (the ephemeris rows), got {idx.min()}..{idx.max()}")
     rows = np.minimum(idx[:, None] + np.arange(horizon), eph.n_steps - 1)  # (B, H)
     return Forecast(eph.dt_s, eph.sunlit[rows], eph.in_saa[rows], eph.contact[rows], eph.station[rows], eph.isl_up[rows])
-
-
-def env_inputs(env, horizon: int = 0) -> tuple[np.ndarray, np.ndarray, Forecast | None]:
-    """(obs (1, N, D), mask (1, N, A), forecast or None) of one ``OrbitComputeEnv`` now: what an array policy's
-    ``act_arrays`` takes. The one place that reads the env's current arrays and ephemeris row."""
-    sim = env.sim
-    fc = forecast(env.ephemeris, np.atleast_1d(sim.e0 + sim.t), horizon) if horizon else None
-    return env._obs[None].copy(), env._mask[None].copy(), fc

@@ -12,7 +12,8 @@ from agents.datasheet import Datasheet
 from agents.heuristics import make_policy
 from agents.planner import EARLY_BONUS, Model, Program, solve
 from orbit_env.env import OrbitComputeEnv
-from orbit_env.forecast import env_inputs, forecast
+from agents.policy import act_on
+from orbit_env.forecast import forecast
 from orbit_env.physics.thermal import KELVIN, SIGMA
 from orbit_env.scenario import load_scenario
 
@@ -146,16 +147,15 @@ def test_plan_is_optimal_against_brute_force(case):
 
 
 def _episode(env, policy, seed=3):
-    """Actions and masks of one episode of ``policy`` on ``env`` (the forecast through env_inputs)."""
-    env.reset_arrays(seed)
+    """Actions and masks of one episode of ``policy`` on ``env`` (the forecast through act_on)."""
+    env.batch.reset(seed)
     policy.reset(seed)
     actions, masks = [], []
     while not env.truncated:
-        obs, mask, fc = env_inputs(env, policy.forecast_steps)
-        a = policy.act_arrays(obs, mask, forecast=fc)[0]
-        actions.append(a)
-        masks.append(mask[0])
-        env.step_arrays(a)
+        masks.append(env.action_masks.copy())
+        a = act_on(policy, env.batch)
+        actions.append(a[0])
+        env.batch.step(a)
     return np.array(actions), np.array(masks)
 
 
@@ -186,10 +186,9 @@ def test_solver_time_out_or_failure_falls_back_without_raising(heat_env):
 
 def test_planner_needs_the_forecast(heat_env):
     pol = make_policy("planner", heat_env)
-    heat_env.reset_arrays(0)
-    obs, mask, _ = env_inputs(heat_env)
+    heat_env.batch.reset(0)
     with pytest.raises(ValueError, match="forecast"):
-        pol.act_arrays(obs, mask)
+        pol.act_arrays(heat_env.batch.observations, heat_env.batch.action_masks)
 
 
 def test_planner_parameters_are_checked(heat_env):
