@@ -186,7 +186,7 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
     lon = np.radians(sky["lon_deg"])
     contact, sunlit, t_next = sky["contact"], sky["sunlit"], sky["t_contact_next"]
     storage = np.isfinite(params.storage_b)
-    ground = [ground_link(params, state, eph), free_bytes(params, state) / params.storage_b if storage else 1.0] if layout.ground else []
+    ground = [ground_link(params, state, eph, sky), free_bytes(params, state) / params.storage_b if storage else 1.0] if layout.ground else []
     backlog = np.bincount(live_in(state, Place.GROUND) // state.J, minlength=state.B)
     _fill(
         buf[layout.own],
@@ -283,4 +283,4 @@ def observe(params: Params, state: SimState, eph: Ephemeris) -> tuple[np.ndarray
         ], axis=1) * present[:, None, :]  # fmt: skip
         buf[layout.window] = entry.reshape(-1, state.B)[:, ep]
     np.clip(buf, -1.0, 1.0, out=buf)
-    return buf.T, action_mask(params, state, eph)
+    return buf.T, action_mask(params, state, eph, sky)

@@ -335,8 +335,9 @@ def builtin_actions(params: Params, state: SimState, eph: Ephemeris) -> np.ndarr
     the top power level in sunlight and the lowest in eclipse, idle in eclipse below ``resume_soc``; admit the
     first fitting window entry when nothing runs or the loaded job would keep running."""
     hw, acts, P = params.scenario.hardware, params.actions, params.P
-    mask = action_mask(params, state, eph).astype(bool)
-    sunlit = Sky(eph, state).flag("sunlit")
+    sky = Sky(eph, state)
+    mask = action_mask(params, state, eph, sky).astype(bool)
+    sunlit = sky.flag("sunlit")
     level = np.where(sunlit, P - 1, 0)
     runnable = mask[:, acts.run(np.arange(params.K), 0)]
     deadline = np.where(runnable, state.jobs.deadline_s[state.slots], np.inf)
@@ -380,8 +381,9 @@ def live_in(state: SimState, place: int) -> np.ndarray:
     return state.live[state.place[state.live] == place]
 
 
-def action_mask(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
-    """(B * N, A) int8: 1 where an action is legal now. Idle is always legal."""
+def action_mask(params: Params, state: SimState, eph: Ephemeris, sky: Sky | None = None) -> np.ndarray:
+    """(B * N, A) int8: 1 where an action is legal now. Idle is always legal. ``sky``: this step's, if the caller has it."""
+    sky = sky or Sky(eph, state)
     K, P, M = params.K, params.P, params.M
     BN = len(state.active)
     gpu_ok = ~state.safe & ~state.thermal_off & (state.recover_s <= 0)
@@ -398,14 +400,14 @@ def action_mask(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
     if M:
         nb = np.maximum(state.neighbours, 0)
         can_receive = (state.slots < 0).any(axis=1) & ~state.safe
-        link_ok = Sky(eph, state).isl_up & can_receive[nb] & ~state.safe[:, None]
+        link_ok = sky.isl_up & can_receive[nb] & ~state.safe[:, None]
         send_ok = _MOVABLE[place][:, :, None] & link_ok[:, None, :]
         if storage:  # the receiver needs room for the job's bytes
             send_ok &= slot_bytes[:, :, None] <= free[nb][:, None, :]
         mask[:, 2 + K * P : 2 + K * P + K * M].reshape(BN, K, M)[:] = send_ok
     if params.G:
         window = admission_window(params, state)[state.episode]
-        room = ground_link(params, state, eph) & ~state.safe & (state.slots < 0).any(axis=1)
+        room = ground_link(params, state, eph, sky) & ~state.safe & (state.slots < 0).any(axis=1)
         fits = (window >= 0) & (params.model_hold[state.jobs.model[window]] <= (free if storage else np.inf)[..., None])
         mask[:, params.n_actions - params.G :] = room[:, None] & fits
     return mask
@@ -478,7 +480,7 @@ def admission_window(params: Params, state: SimState) -> np.ndarray:
     return window
 
 
-def ground_link(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
+def ground_link(params: Params, state: SimState, eph: Ephemeris, sky: Sky | None = None) -> np.ndarray:
     """(B * N,) bool: the satellite holds an antenna of its best visible station this step (uplink, downlink, admit).
 
     Without an antenna limit, every contact. With ``antennas_per_station`` = A, each station serves at
@@ -487,7 +489,7 @@ def ground_link(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
     jobs wait on the ground), 0 = the rest; ties go to the lower satellite index. A satellite uses only its
     best station (``Ephemeris.station``); a contact without an antenna is no contact.
     """
-    sky = Sky(eph, state)
+    sky = sky or Sky(eph, state)
     contact = sky.flag("contact")
     if not params.antennas or not contact.any():
         return contact
@@ -607,8 +609,8 @@ def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, m
     """
     sky = Sky(eph, state)
     if mask is None:
-        mask = action_mask(params, state, eph)
-    contact = ground_link(params, state, eph)
+        mask = action_mask(params, state, eph, sky)
+    contact = ground_link(params, state, eph, sky)
     window = admission_window(params, state) if params.G else None
     arrivals(params, state)
     dec = decode(params, state, actions, mask)
