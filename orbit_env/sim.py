@@ -394,9 +394,8 @@ def action_mask(params: Params, state: SimState, eph: Ephemeris, sky: Sky | None
     mask[:, 1] = gpu_ok & (state.done_work[a] > state.ckpt_work[a])
     mask[:, 2 : 2 + K * P].reshape(BN, K, P)[:] = (_RUNNABLE[place] & gpu_ok[:, None])[:, :, None]
     storage = np.isfinite(params.storage_b)
-    if storage and (M or params.G):
-        slot_bytes = job_bytes(params, state, state.slots)
-        free = free_bytes(params, state, slot_bytes)
+    slot_bytes = job_bytes(params, state, state.slots) if storage and (M or params.G) else None
+    free = free_bytes(params, state, slot_bytes)
     if M:
         nb = np.maximum(state.neighbours, 0)
         can_receive = (state.slots < 0).any(axis=1) & ~state.safe
@@ -408,7 +407,7 @@ def action_mask(params: Params, state: SimState, eph: Ephemeris, sky: Sky | None
     if params.G:
         window = admission_window(params, state)[state.episode]
         room = ground_link(params, state, eph, sky) & ~state.safe & (state.slots < 0).any(axis=1)
-        fits = (window >= 0) & (params.model_hold[state.jobs.model[window]] <= (free if storage else np.inf)[..., None])
+        fits = (window >= 0) & (params.model_hold[state.jobs.model[window]] <= free[:, None])
         mask[:, params.n_actions - params.G :] = room[:, None] & fits
     return mask
 
