@@ -8,8 +8,8 @@ At a decision point a satellite solves one program over a horizon of ``horizon_o
 current step is one block with integer decisions (run which job at which power level, or admit which
 window entry), the rest of the horizon is cut into blocks of ``block_steps`` steps whose decisions are
 relaxed (continuous). It then takes the first step, and follows the plan's later blocks until the next
-decision point (every ``replan_every`` steps, and at events: a contact, a job finishing or arriving, an
-admission window, safe mode, thermal shutdown, an upset, or a planned action the mask forbids). Per block b:
+decision point (every ``replan_every`` steps, and at events: a contact, a job finishing or arriving, a
+change in the admission window it may take from, safe mode, thermal shutdown, an upset, or a planned action the mask forbids). Per block b:
 
 - Variables: u[b, p] steps at power level p; w[j, b] full-speed seconds of work on job j (queued slots,
   in-flight uplinks and the admission window's entries); a[j, 0] which job runs now (binary);
@@ -467,12 +467,16 @@ class PlannerPolicy(ArrayPolicy):
 
     def _signature(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """(..., F) what makes a satellite re-plan when it changes: contact, safe mode, thermal shutdown, upset
-        recovery, the loaded job, which slots hold runnable jobs or results (the window counts only in a contact,
-        where any admissible entry makes a decision anyway)."""
-        L = self.layout
+        recovery, the loaded job, which slots hold runnable jobs or results, and which window entries it may
+        admit and what they are (their work and value): a plan that chose not to admit keeps its choice
+        while the offer stays the same (at most ``replan_every`` steps)."""
+        L, A = self.layout, self.actions
         own = [L.own_field(obs, f) > 0.5 for f in ("contact", "safe_mode", "thermal_off")] + [L.own_field(obs, "gpu_recovering") > 0]
         slot = [L.slot_field(obs, f) > 0.5 for f in ("runnable", "result", "active")]
         parts = [np.stack(own, axis=-1)] + slot
+        if A.G:
+            may = mask[..., A.n - A.G :] > 0
+            parts += [may, np.where(may, L.window_field(obs, "work"), 0.0), np.where(may, L.window_field(obs, "value"), 0.0)]
         return np.concatenate(parts, axis=-1)
 
     def act_arrays(self, obs, mask, forecast=None):
@@ -499,8 +503,7 @@ class PlannerPolicy(ArrayPolicy):
         node_c = decode.node_temp_c(self.layout.own_field(obs, "temp"))
         cool = node_c + self.sheet.k_per_w * self.sheet.caps_w[np.maximum(lv, 0)] <= self.model.limit_c  # the plan assumed a temperature
         legal = (np.take_along_axis(mask, planned[..., None], -1)[..., 0] > 0) & ((lv < 0) | ((sl >= 0) & cool))
-        admit_now = (mask[..., A.n - A.G :] > 0).any(axis=-1) if A.G else np.zeros((B, N), bool)
-        due = (st["age"] >= self.replan_every) | (sig != st["sig"]).any(axis=-1) | admit_now | ~legal
+        due = (st["age"] >= self.replan_every) | (sig != st["sig"]).any(axis=-1) | ~legal
         base = planned.copy()
         for b in range(B):
             sats = np.flatnonzero(due[b])
