@@ -65,18 +65,18 @@ def _env_kwargs(args, default_steps: int | None = None) -> dict:
     return {"scenario": args.scenario, "overrides": overrides, "tle_file": args.tle, "max_cycles": steps}
 
 
-def _check_output(path: str, suffix: str) -> None:
+def _check_output(path: str, suffix: str, flag: str = "--out") -> None:
     """An output file must be writable where it is named, checked before the work that produces it."""
     p = Path(path)
     if p.suffix.lower() != suffix:
-        raise UsageError(f"--out {path}: expected a {suffix} file name")
+        raise UsageError(f"{flag} {path}: expected a {suffix} file name")
     parent = p.parent
     if p.is_dir():
-        raise UsageError(f"--out {path} is a directory; give a file name")
+        raise UsageError(f"{flag} {path} is a directory; give a file name")
     if not parent.is_dir():
-        raise UsageError(f"--out {path}: directory {str(parent)!r} does not exist")
+        raise UsageError(f"{flag} {path}: directory {str(parent)!r} does not exist")
     if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise UsageError(f"--out {path}: cannot write there (permission denied)")
+        raise UsageError(f"{flag} {path}: cannot write there (permission denied)")
 
 
 CHECK_STEPS = 60  # default episode length of `orbit-env check`
@@ -99,11 +99,22 @@ def cmd_run(args) -> int:
     from agents.policy import act_on
     from orbit_env.env import OrbitComputeEnv
     from orbit_env.physics.thermal import KELVIN
+    from orbit_env.render import render_rgb
+    from orbit_env.timeline import Timeline
+    from orbit_env.video import check_video_path, frame_every, write_video
 
     if args.out is not None:
         if args.render != "rgb_array":
             raise UsageError("--out writes the last rgb_array frame: add --render rgb_array")
-        _check_output(args.out, ".png")
+        _check_output(args.out, ".png", "--out")
+    if args.video is not None:
+        try:
+            check_video_path(args.video)
+        except ValueError as e:
+            raise UsageError(f"--video {e}") from None
+        _check_output(args.video, Path(args.video).suffix.lower(), "--video")
+    if args.timeline is not None:
+        _check_output(args.timeline, ".png", "--timeline")
     env = OrbitComputeEnv(render_mode=args.render if args.render != "none" else None, **_env_kwargs(args))
     if args.policy.endswith((".json", ".safetensors")):
         from agents.learned import PolicyFileError, load_policy
@@ -121,6 +132,8 @@ def cmd_run(args) -> int:
             print(f"orbit-env: error: {e}; or give an exported policy's .json spec", file=sys.stderr)
             return 2
     obs, infos = env.reset(seed=args.seed)
+    timeline = Timeline(env.params) if args.video or args.timeline else None
+    every, frames = frame_every(env.max_cycles), []
     max_temp = min_soc = None
     with tqdm(total=env.max_cycles, desc=f"{env.scenario.name} / {args.policy}", unit="step", disable=args.quiet) as bar:
         while env.agents:
@@ -129,6 +142,10 @@ def cmd_run(args) -> int:
             else:
                 actions = policy.act(obs, infos)
             obs, rewards, terms, truncs, infos = env.step(actions)
+            if timeline is not None:
+                timeline.record(env.sim, env.last_step)
+            if args.video and (len(timeline) % every == 0 or not env.agents):
+                frames.append(render_rgb(env.params, env.sim, env.ephemeris, timeline))
             soc = env.sim.energy_wh / env.scenario.hardware.battery_wh
             max_temp = max(max_temp or -1e9, float(env.last_step.gpu_temp_c.max()))
             min_soc = min(min_soc if min_soc is not None else 1.0, float(soc.min()))
@@ -155,6 +172,12 @@ def cmd_run(args) -> int:
             print(f"orbit-env: error: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
             return 1
         print(f"  last frame written to {args.out}")
+    if args.video:
+        write_video(frames, args.video)
+        print(f"  {len(frames)} frames (one every {every} steps) written to {args.video}")
+    if args.timeline:
+        timeline.plot(args.timeline)
+        print(f"  timeline written to {args.timeline}")
     env.close()
     return 0
 
@@ -220,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--render", choices=["none", "ansi", "rgb_array"], default="none", help="render while running")
     sp.add_argument("--render-every", type=positive_int, default=60, help="with --render ansi: print every N steps (default 60)")
     sp.add_argument("--out", help="with --render rgb_array: write the last frame to this PNG (checked before the episode runs)")
+    sp.add_argument("--video", metavar="FILE", help="write the episode as a video: .gif, or .mp4 with the video extra "
+                    "(pip install -e \".[video]\"); at most 240 frames, the map and every satellite's activity so far")
+    sp.add_argument("--timeline", metavar="FILE.png", help="write the episode's timeline: each satellite's activity "
+                    "(run, uplink, downlink, send, checkpoint, safe mode, crash), battery and temperature over time")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_run)
 

@@ -89,6 +89,12 @@ Suite v2 scores ``metrics()["window_value"]``: the value delivered in the steps 
 where it equals ``delivered_value``; a window past the episode is clipped to it). Together with the warm
 start it counts steady-state scheduling, not the start from empty or the work in flight at the cut.
 
+## Rendering
+``ansi``: one line per satellite. ``rgb_array``: a map (night side, SAA, stations with their elevation-mask
+footprints and antennas in use, laser links coloured by the transfers they carry) over every satellite's
+activity so far (``orbit_env.timeline``): frames for Gymnasium's RecordVideo. ``orbit-env run --video
+episode.gif`` (or .mp4 with ``pip install -e ".[video]"``) and ``--timeline episode.png`` write them.
+
 ## Many episodes at once
 ``orbit_env.batch.BatchEnv(scenario, num_envs=B)`` steps B episodes of one scenario as one array program
 (arrays (B, N, ...), Gymnasium 1.x autoreset); this env is a BatchEnv of one episode, and episode b of a
@@ -133,6 +139,7 @@ from orbit_env import render as rendering
 from orbit_env.batch import DEFAULT_SCENARIO, BatchEnv, _short, check_action_array, check_action_values
 from orbit_env.scenario import Scenario
 from orbit_env.sim import SimState, StepInfo
+from orbit_env.timeline import Timeline
 
 
 class OrbitComputeEnv(ParallelEnv):
@@ -156,6 +163,7 @@ class OrbitComputeEnv(ParallelEnv):
         self.scenario, self.ephemeris, self.params = self.batch.scenario, self.batch.ephemeris, self.batch.params
         self.layout, self.actions, self.max_cycles = self.batch.layout, self.batch.actions, self.batch.max_cycles
         self.render_mode = render_mode
+        self.timeline: Timeline | None = None  # with rgb_array: every satellite's activity so far, drawn under the map
         self.possible_agents = list(self.batch.agents)
         self.agents: list[str] = []
         D, A = self.layout.size, self.params.n_actions
@@ -204,6 +212,7 @@ class OrbitComputeEnv(ParallelEnv):
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         self.batch.reset(seed)
+        self.timeline = Timeline(self.params) if self.render_mode == "rgb_array" else None
         self.agents = self.possible_agents[:]
         return self._obs_dicts(), {a: {} for a in self.agents}
 
@@ -213,6 +222,8 @@ class OrbitComputeEnv(ParallelEnv):
         act = self._action_array(actions)
         _, _, rewards, _, truncated, info = self.batch.step(act[None])
         trunc = bool(truncated[0])
+        if self.timeline is not None:
+            self.timeline.record(self.sim, self.last_step)
         comps = [dict(zip(info["reward_components"], map(float, c))) for c in zip(*(v[0] for v in info["reward_components"].values()))]
         infos = {a: {"reward_components": c, "invalid_action": bool(v)} for a, c, v in zip(self.agents, comps, info["invalid_action"][0])}
         if trunc:
@@ -258,7 +269,7 @@ class OrbitComputeEnv(ParallelEnv):
         if self.sim is None:
             raise RuntimeError("render() before reset()")
         if self.render_mode == "rgb_array":
-            return rendering.render_rgb(self.params, self.sim, self.ephemeris)
+            return rendering.render_rgb(self.params, self.sim, self.ephemeris, self.timeline)
         text = rendering.render_ansi(self.params, self.sim, self.ephemeris)
         if self.render_mode == "human":
             print(text)

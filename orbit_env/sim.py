@@ -569,6 +569,10 @@ class StepInfo:
     load_w: np.ndarray
     battery: power.BatteryStep
     gpu_temp_c: np.ndarray
+    checkpointed: np.ndarray  # bool: a checkpoint was written (asked for, or on a switch or a send)
+    uplinking: np.ndarray  # bool: a dataset came up from the ground
+    sending: np.ndarray  # bool: a laser terminal carried a transfer out
+    downlinking: np.ndarray  # bool: a result went down to the ground
 
 
 @dataclass
@@ -597,6 +601,7 @@ class Compute:
     cap_w: np.ndarray  # power cap per accelerator
     gpu_temp_c: np.ndarray
     shaping: np.ndarray
+    checkpointed: np.ndarray
 
 
 def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, mask: np.ndarray | None = None) -> StepInfo:
@@ -616,13 +621,14 @@ def step(params: Params, state: SimState, eph: Ephemeris, actions: np.ndarray, m
     comp = compute(params, state, dec)
     upset = upsets(params, state, sky, comp)
     terminals_busy = isl(params, state, sky, dec)
-    delivered = ground(params, state, dec, contact, window)
+    delivered, uplinking, downlinking = ground(params, state, dec, contact, window)
     solar_w, load_w, bat, entered = power_balance(params, state, sky, comp, contact, terminals_busy)
     thermal_balance(params, state, sky, comp, load_w - bat.unmet_w)
     state.live = state.live[_LIVE[state.place[state.live]]]
     state.antenna = np.where(contact, sky.station, -1)
     state.t = state.t + 1  # a new array: a caller holding the old one keeps its value
-    return StepInfo(delivered, comp.shaping, entered, comp.shutdown, upset, dec.invalid, solar_w, load_w, bat, comp.gpu_temp_c)
+    return StepInfo(delivered, comp.shaping, entered, comp.shutdown, upset, dec.invalid, solar_w, load_w, bat, comp.gpu_temp_c,
+                     comp.checkpointed, uplinking, terminals_busy > 0, downlinking)  # fmt: skip
 
 
 def _now(params: Params, state: SimState) -> np.ndarray:
@@ -707,7 +713,7 @@ def compute(params: Params, state: SimState, dec: Decision) -> Compute:
     now = _now(params, state)[state.episode]
     shaping = np.where(computing, value_at(jobs, j, now, sc.workload.value_half_life_h) * progress / jobs.work[j], 0.0)
     tot["busy_gpu_s"] += per_episode(state, busy_s + np.where(save_old | switching, overhead, 0.0)) * params.n_accel
-    return Compute(computing, shutdown, ended, busy_s, cap_w, t_gpu, shaping)
+    return Compute(computing, shutdown, ended, busy_s, cap_w, t_gpu, shaping, save_old)
 
 
 def _lose(params: Params, state: SimState, comp: Compute, crashed: np.ndarray) -> None:
@@ -770,9 +776,9 @@ def isl(params: Params, state: SimState, sky: Sky, dec: Decision) -> np.ndarray:
     return links.terminals_in_use(src_sat, src_term, BN, M)
 
 
-def ground(params: Params, state: SimState, dec: Decision, contact: np.ndarray, window: np.ndarray | None) -> np.ndarray:
+def ground(params: Params, state: SimState, dec: Decision, contact: np.ndarray, window: np.ndarray | None):
     """Uplink waiting jobs (automatically, earliest deadline first, or as admitted) and downlink results.
-    Returns the value delivered, per satellite that finished the job."""
+    Returns the value delivered (per satellite that finished the job), and which satellites uplinked and downlinked."""
     sc, jobs, tot, J = params.scenario, state.jobs, state.totals, state.J
     BN = len(contact)
     if not params.G and contact.any():
@@ -788,15 +794,19 @@ def ground(params: Params, state: SimState, dec: Decision, contact: np.ndarray, 
         refused[np.flatnonzero(claim)[ok]] = False
         tot["admit_refused"] += per_episode(state, np.bincount(who[refused], minlength=BN))
     uplink = live_in(state, Place.UPLINK)
+    uplinking = np.zeros(BN, bool)
     if len(uplink):
         live = uplink[contact[state.sat[uplink]]]  # an uplink cut by the end of a contact resumes at the next
+        uplinking[state.sat[live]] = True
         state.xfer_left[live] -= links.shared_progress(state.sat[live], BN, links.bytes_per_step(sc.ground.uplink_gbps, params.dt))
         state.place[live[state.xfer_left[live] <= 0]] = Place.ONBOARD
 
     results = live_in(state, Place.RESULT)
     results = results[contact[state.sat[results]]]
+    downlinking = np.zeros(BN, bool)
+    downlinking[state.sat[results]] = True
     if not len(results):
-        return np.zeros(BN)
+        return np.zeros(BN), uplinking, downlinking
     state.xfer_left[results] -= links.shared_progress(state.sat[results], BN, links.bytes_per_step(sc.ground.downlink_gbps, params.dt))
     delivered = results[state.xfer_left[results] <= 0]
     end = (_now(params, state) + params.dt)[delivered // J]
@@ -812,7 +822,7 @@ def ground(params: Params, state: SimState, dec: Decision, contact: np.ndarray, 
     tot["deadline_hits"] += per_episode_jobs(state, delivered[end <= jobs.deadline_s[delivered]])
     tot["useful_gpu_s"] += per_episode_jobs(state, delivered, jobs.value[delivered]) * 3600.0
     tot["completion_s"] += per_episode_jobs(state, delivered, end - jobs.submit_s[delivered])
-    return np.bincount(state.finisher[delivered], weights=value, minlength=BN)
+    return np.bincount(state.finisher[delivered], weights=value, minlength=BN), uplinking, downlinking
 
 
 def _auto_uplink(params: Params, state: SimState, contact: np.ndarray) -> None:
