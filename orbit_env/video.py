@@ -22,10 +22,10 @@ def check_video_path(path: str) -> None:
     if suffix not in SUFFIXES:
         raise ValueError(f"{path}: a video must be a {' or '.join(SUFFIXES)} file")
     if suffix == ".mp4":
-        try:
-            import imageio_ffmpeg  # noqa: F401
-        except ImportError:
-            raise ValueError(f"{path}: MP4 needs imageio-ffmpeg (pip install -e \".[video]\"); or write a .gif") from None
+        import importlib.util
+
+        if importlib.util.find_spec("imageio_ffmpeg") is None:
+            raise ValueError(f"{path}: MP4 needs imageio-ffmpeg (pip install -e \".[video]\"); or write a .gif")
 
 
 def write_video(frames: list[np.ndarray], path: str, fps: float = 8.0) -> None:
