@@ -3,6 +3,7 @@ imageio-ffmpeg's bundled ffmpeg (``pip install -e ".[video]"``; offline once ins
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,6 @@ def check_video_path(path: str) -> None:
     if suffix not in SUFFIXES:
         raise ValueError(f"{path}: a video must be a {' or '.join(SUFFIXES)} file")
     if suffix == ".mp4":
-        import importlib.util
-
         if importlib.util.find_spec("imageio_ffmpeg") is None:
             raise ValueError(f"{path}: MP4 needs imageio-ffmpeg (pip install -e \".[video]\"); or write a .gif")
 
