@@ -9,6 +9,7 @@ what a learned policy sees. The global ``state()`` for centralised critics is al
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,28 +99,28 @@ class Layout:
     def for_params(cls, params: Params) -> Layout:
         return cls(params.K, params.M, params.G, params.ground_fields)
 
-    @property
+    @functools.cached_property
     def own_names(self) -> tuple[str, ...]:
         return OWN_FIELDS + (GROUND_FIELDS if self.ground else ())
 
-    @property
+    @functools.cached_property
     def size(self) -> int:
         return self.window.stop
 
-    @property
+    @functools.cached_property
     def own(self) -> slice:
         return slice(0, len(self.own_names))
 
-    @property
+    @functools.cached_property
     def slots(self) -> slice:
         start = self.own.stop
         return slice(start, start + self.K * len(SLOT_FIELDS))
 
-    @property
+    @functools.cached_property
     def neighbours(self) -> slice:
         return slice(self.slots.stop, self.slots.stop + self.M * len(NEIGH_FIELDS))
 
-    @property
+    @functools.cached_property
     def window(self) -> slice:
         return slice(self.neighbours.stop, self.neighbours.stop + self.G * len(WINDOW_FIELDS))
 

@@ -300,16 +300,24 @@ def uniform(key: np.ndarray, counter: np.ndarray) -> np.ndarray:
     return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
+_SKY_COLUMN = {name: i for i, name in enumerate(SKY_FIELDS)}
+
+
 class Sky:
     """This step's geometry for every satellite row of a batch: one gather from ``Ephemeris.sky_table``."""
 
     def __init__(self, eph: Ephemeris, state: SimState):
-        self.table = eph.sky_table[(state.e0 + state.t)[state.episode] * eph.n_sats + state.local]
+        N = eph.n_sats
+        if state.B == 1:  # one episode: its rows are contiguous, a view
+            e = int(state.e0[0] + state.t[0])
+            self.table = eph.sky_table[e * N : (e + 1) * N]
+        else:
+            self.table = eph.sky_table[(state.e0 + state.t)[state.episode] * N + state.local]
         self.M = eph.neighbours.shape[1]
 
     def __getitem__(self, name: str) -> np.ndarray:
         """(B * N,) float32 value of one of ``SKY_FIELDS``."""
-        return self.table[:, SKY_FIELDS.index(name)]
+        return self.table[:, _SKY_COLUMN[name]]
 
     def flag(self, name: str) -> np.ndarray:
         """(B * N,) bool value of a boolean field (sunlit, in_saa, contact)."""
@@ -368,7 +376,7 @@ _MOVABLE = np.array([p in (Place.ONBOARD, Place.RESULT) for p in range(len(Place
 
 def per_episode(state: SimState, x: np.ndarray) -> np.ndarray:
     """(B,) sum over each episode's satellites of a per-satellite quantity."""
-    return x.reshape(state.B, -1).sum(axis=1, dtype=np.float64)
+    return np.add.reduce(x.reshape(len(state.t), -1), axis=1, dtype=np.float64)
 
 
 def per_episode_jobs(state: SimState, j: np.ndarray, weights=None) -> np.ndarray:
