@@ -81,7 +81,8 @@ all drawn from the seed (the same seed gives the same warm state). Episode total
 0; the job census still counts the jobs of the warm-up (``jobs_done`` includes their deliveries).
 
 ## Episode End
-Truncation after ``max_cycles`` steps (default one day at dt = 60 s). No termination.
+Truncation after ``max_cycles`` steps (default one day at dt = 60 s). No termination. The last step's
+``infos[agent]["episode_metrics"]`` holds ``metrics()`` (the key ``"episode"`` is left to SB3 and SuperSuit).
 
 ## Measurement protocol
 Suite v2 scores ``metrics()["window_value"]``: the value delivered in the steps that begin inside
@@ -107,8 +108,9 @@ num_envs=B, vectorization_mode="vector_entry_point", scenario=...)`` gives the G
   but episodes differ seed for seed: upset draws are a counter-based function of an episode key drawn at
   reset (after the start time and the jobs), not a generator consumed every step; the warm start's steps
   are checked against the mask of each step's start, as agents' steps are; the thermal solver stops each
-  satellite's Newton iteration on its own (results no longer depend on the other satellites). v1 policy
-  files load unchanged.
+  satellite's Newton iteration on its own (results no longer depend on the other satellites). The end of
+  an episode's metrics moved from ``infos[agent]["episode"]`` to ``infos[agent]["episode_metrics"]``, so
+  SuperSuit -> SB3 works unchanged. v1 policy files load unchanged.
 - ``orbit_compute_v1``: agent admission (``admit(g)`` and the ``window`` block), antennas per station,
   on-board storage (K from storage; ``link`` and ``storage_free`` own fields), warm start, measurement
   window (``window_value``), metric ``admit_refused``. Scenarios that use none of these keep v0's spaces
@@ -226,10 +228,10 @@ class OrbitComputeEnv(ParallelEnv):
             self.timeline.record(self.sim, self.last_step)
         comps = [dict(zip(info["reward_components"], map(float, c))) for c in zip(*(v[0] for v in info["reward_components"].values()))]
         infos = {a: {"reward_components": c, "invalid_action": bool(v)} for a, c, v in zip(self.agents, comps, info["invalid_action"][0])}
-        if trunc:
+        if trunc:  # not "episode": SB3's Monitor and SuperSuit own that key ({"r", "l", "t"})
             episode = self.metrics()
             for a in self.agents:
-                infos[a]["episode"] = episode
+                infos[a]["episode_metrics"] = episode
         obs = self._obs_dicts()
         rew = dict(zip(self.agents, rewards[0].tolist()))
         terms = dict.fromkeys(self.agents, False)

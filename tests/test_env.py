@@ -95,7 +95,7 @@ def test_step_after_the_end_needs_reset():
     env.reset(seed=0)
     for _ in range(2):
         _, _, _, truncs, infos = env.step({"sat_0": 0})
-    assert truncs["sat_0"] and "episode" in infos["sat_0"] and env.agents == []
+    assert truncs["sat_0"] and "episode_metrics" in infos["sat_0"] and "episode" not in infos["sat_0"] and env.agents == []
     with pytest.raises(RuntimeError, match="reset"):
         env.step({"sat_0": 0})
 
