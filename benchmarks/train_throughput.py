@@ -98,7 +98,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     base = load_config(args.scenario) if args.ppo == "shipped" else TrainConfig(scenario=args.scenario)
-    print(f"{args.scenario}: PPO as train/configs ({base.ppo.net_arch}, critic {base.ppo.critic}, batch {base.ppo.batch_size}, "
+    print(f"{args.scenario}: PPO of the {args.ppo} config ({base.ppo.net_arch}, critic {base.ppo.critic}, batch {base.ppo.batch_size}, "
           f"{base.ppo.n_epochs} epochs), n_steps {args.n_steps}, {args.updates} updates; raw: {args.raw_steps} VecEnv steps")  # fmt: skip
     print(f"{'n_envs':>6} {'bridge':<10}{'raw agent-steps/s':>19}{'ratio':>7}{'rollout agent-steps/s':>23}{'ratio':>7}"
           f"{'train agent-steps/s':>21}{'ratio':>7}")  # fmt: skip
