@@ -19,6 +19,7 @@ import numpy as np
 
 from agents.heuristics import REFERENCE, make_policy
 from agents.learned import load_policy
+from agents.policy import act_on
 from leaderboard.stats import mean, normalise, stratified_bootstrap
 from orbit_env.batch import BatchEnv
 
@@ -41,9 +42,9 @@ def delivered(scenario: str, overrides: dict[str, Any], make: Callable[[BatchEnv
     env = BatchEnv(scenario, len(seeds), overrides=overrides, autoreset_mode="disabled")
     policy = make(env)
     policy.rng = EpisodeGenerators(seeds)
-    obs, mask, _ = env.reset(seed=list(seeds))
+    env.reset(seed=list(seeds))
     for _ in range(env.max_cycles):
-        obs, mask, *_ = env.step(policy.act_arrays(obs, mask))
+        env.step(act_on(policy, env))
     return env.metrics()["delivered_value"]
 
 

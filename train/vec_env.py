@@ -135,7 +135,7 @@ class BatchVecEnv(SatelliteSlotsVecEnv):
 
     def _slots(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         self._masks = mask.reshape(self.num_envs, -1).astype(bool)
-        return self._with_summary(obs.reshape(self.num_envs, -1))
+        return self._with_summary(np.ascontiguousarray(obs.reshape(self.num_envs, -1)))  # row-major, as SuperSuit's: same sums
 
     def reset(self) -> np.ndarray:
         obs, mask, _ = self.batch.reset(self._seeds[0])  # episode e gets seed + e, as SuperSuit's ConcatVecEnv
