@@ -296,13 +296,8 @@ class OrbitComputeGymEnv(gymnasium.Env):
     def __init__(self, scenario: str | Scenario = "starcloud-1", **kwargs):
         self.par = OrbitComputeEnv(scenario, **kwargs)
         self.render_mode = self.par.render_mode
-        N, D, A = self.par.params.n_sats, self.par.layout.size, self.par.params.n_actions
-        self.single = N == 1
-        shape_o, shape_m = ((D,), (A,)) if self.single else ((N, D), (N, A))
-        self.observation_space = spaces.Dict(
-            {"observation": spaces.Box(-1.0, 1.0, shape_o, np.float32), "action_mask": spaces.Box(0, 1, shape_m, np.int8)}
-        )
-        self.action_space = spaces.Discrete(A) if self.single else spaces.MultiDiscrete([A] * N)
+        self.single = self.par.params.n_sats == 1
+        self.observation_space, self.action_space = centralised_spaces(self.par.params.n_sats, self.par.layout.size, self.par.params.n_actions)
 
     def _obs(self) -> dict[str, np.ndarray]:
         o, m = self.par.observations, self.par.action_masks
@@ -342,3 +337,12 @@ class OrbitComputeGymEnv(gymnasium.Env):
 
     def close(self):
         self.par.close()
+
+
+def centralised_spaces(n_sats: int, obs_size: int, n_actions: int) -> tuple[spaces.Dict, spaces.Space]:
+    """The Gymnasium face's observation and action spaces (also one sub-env of the vector env): the one
+    satellite's own with a single satellite, else the constellation's stacked, ``MultiDiscrete([A] * N)``."""
+    N, D, A = n_sats, obs_size, n_actions
+    shape_o, shape_m = ((D,), (A,)) if N == 1 else ((N, D), (N, A))
+    observation = spaces.Dict({"observation": spaces.Box(-1.0, 1.0, shape_o, np.float32), "action_mask": spaces.Box(0, 1, shape_m, np.int8)})
+    return observation, spaces.Discrete(A) if N == 1 else spaces.MultiDiscrete([A] * N)

@@ -24,7 +24,10 @@ from train import export  # noqa: E402
 from train.config import BCConfig, ConfigError, EnvConfig, PPOConfig, RunConfig, TrainConfig, config_from_dict, load_config  # noqa: E402
 from train.bc import clone, collect, warm_start  # noqa: E402
 from train.ppo import RunError, build_env, build_model, checkpoints, load_checkpoint, train  # noqa: E402
+from train.evaluate import delivered  # noqa: E402
 from train.vec_env import make_vec_env  # noqa: E402
+from sb3_contrib.common.maskable.utils import get_action_masks  # noqa: E402
+from stable_baselines3.common.vec_env import VecNormalize  # noqa: E402
 
 SCENARIO = "three-body-12"
 SHORT = {"episode.max_cycles": 40, "episode.dense_shaping": True, "episode.reward": "individual"}
@@ -61,13 +64,15 @@ def episode_return(make, overrides: dict, seeds) -> float:
 # ------------------------------------------------------------------------------------ the bridge
 
 
-def test_bridge_keeps_truncation_seeds_and_masks():
-    venv = make_vec_env(SCENARIO, 2, {"episode.max_cycles": 3})
+@pytest.mark.parametrize("vec_env", ["batch", "supersuit"])
+def test_bridge_keeps_truncation_seeds_and_masks(vec_env):
+    venv = make_vec_env(SCENARIO, 2, {"episode.max_cycles": 3}, vec_env=vec_env)
     N = venv.n_agents
     assert venv.num_envs == 2 * N and venv.observation_space.shape == (venv.reset().shape[1],)
     venv.seed(7)
     first = venv.reset()
     assert np.array_equal(venv.env_method("action_masks")[0], venv.action_masks()[0])
+    assert get_action_masks(VecNormalize(venv)).shape == (2 * N, venv.action_space.n)  # how MaskablePPO asks, through VecNormalize
     for _ in range(3):
         venv.step_async(np.zeros(venv.num_envs, np.int64))
         obs, rewards, dones, infos = venv.step_wait()
@@ -76,9 +81,57 @@ def test_bridge_keeps_truncation_seeds_and_masks():
     assert all(i["terminal_observation"].shape == venv.observation_space.shape for i in infos)
     assert [i for i, info in enumerate(infos) if "episode" in info] == [0, N]  # one return per episode
     assert infos[0]["episode"]["l"] == 3 and "delivered_value" in infos[0]["metrics"]
+    assert not np.array_equal(obs, np.stack([i["terminal_observation"] for i in infos]))  # same-step autoreset: a new episode
     venv.seed(7)
     assert np.array_equal(venv.reset(), first)
     assert not np.array_equal(first[:N], first[N:])  # the two episodes got different seeds
+
+
+@pytest.mark.parametrize("critic_summary", [False, True])
+def test_batch_bridge_equals_the_supersuit_bridge_step_for_step(critic_summary):
+    overrides = {"episode.max_cycles": 5, "episode.dense_shaping": True, "episode.reward": "individual"}
+    fast, slow = (make_vec_env(SCENARIO, 2, overrides, 0.5, critic_summary, vec_env=v) for v in ("batch", "supersuit"))
+    for venv in (fast, slow):
+        venv.seed(4)
+    np.testing.assert_array_equal(fast.reset(), slow.reset())
+    rng = np.random.default_rng(0)
+    ended = 0
+    for _ in range(12):  # two autoresets
+        mask = fast.action_masks()
+        np.testing.assert_array_equal(mask, slow.action_masks())
+        action = (rng.random(mask.shape) * mask).argmax(axis=1)
+        for venv in (fast, slow):
+            venv.step_async(action)
+        (o1, r1, d1, i1), (o2, r2, d2, i2) = fast.step_wait(), slow.step_wait()
+        np.testing.assert_array_equal(o1, o2)
+        np.testing.assert_array_equal(r1, r2)
+        np.testing.assert_array_equal(d1, d2)
+        ended += d1.all()
+        for a, b in zip(i1, i2):
+            assert a.keys() <= b.keys()  # SuperSuit's infos also carry the per-agent reward components
+            if "terminal_observation" in a:
+                np.testing.assert_array_equal(a["terminal_observation"], b["terminal_observation"])
+                assert a["TimeLimit.truncated"] == b["TimeLimit.truncated"] and a["metrics"] == b["metrics"]
+            if "episode" in a:
+                assert {k: v for k, v in a["episode"].items() if k != "t"} == {k: v for k, v in b["episode"].items() if k != "t"}
+    assert ended == 2 and r1.dtype == np.float32
+
+
+def test_evaluation_runs_the_seeds_as_one_batch_with_each_seeds_result():
+    overrides, seeds = {"episode.max_cycles": 240}, [500, 501, 502]  # deliveries begin within four hours
+    for name in ("random", "edf"):
+        batched = delivered(SCENARIO, overrides, lambda e, n=name: make_policy(n, e), seeds)
+        alone = []
+        for seed in seeds:  # one episode at a time, as the leaderboard's worker plays it
+            env = OrbitComputeEnv(SCENARIO, overrides=overrides)
+            policy = make_policy(name, env)
+            policy.reset(seed)
+            env.reset(seed=seed)
+            while not env.truncated:
+                env.batch.step(policy.act_arrays(env.observations, env.action_masks)[None])
+            alone.append(env.metrics()["delivered_value"])
+        np.testing.assert_array_equal(batched, alone, err_msg=name)
+        assert len(set(alone)) > 1  # the seeds differ
 
 
 # --------------------------------------------------------------------------- training and export
@@ -275,6 +328,8 @@ def test_config_errors_name_the_key(tmp_path):
         config_from_dict({"nev": {}})
     with pytest.raises(ConfigError, match="ppo.critic is 'global'; expected 'local' or 'central'"):
         config_from_dict({"ppo": {"critic": "global"}})
+    with pytest.raises(ConfigError, match="env.vec_env is 'dummy'; expected one of 'batch', 'supersuit'"):
+        config_from_dict({"env": {"vec_env": "dummy"}})
     shipped = load_config(SCENARIO)
     assert shipped.scenario == SCENARIO and shipped.env.overrides
     assert load_config("starcloud-shell-1000") == TrainConfig(scenario="starcloud-shell-1000")  # no config file: defaults

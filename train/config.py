@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+VEC_ENVS = ("batch", "supersuit")  # the training VecEnvs of train.vec_env
 
 
 class ConfigError(ValueError):
@@ -36,6 +37,7 @@ class EnvConfig:
     n_envs: int = 4  # parallel episodes; the vec env has n_envs x n_satellites slots (parameter sharing)
     overrides: dict[str, Any] = field(default_factory=dict)  # scenario overrides applied in training only
     team_weight: float = 0.0  # with episode.reward = "individual": reward = (1 - w) x own + w x constellation mean
+    vec_env: str = "batch"  # batch: the episodes as one BatchEnv; supersuit: SuperSuit over the PettingZoo env (train.vec_env)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ def config_from_dict(data: dict[str, Any], where: str = "config") -> TrainConfig
         raise ConfigError(f"{where}: timesteps, env.n_envs and run.checkpoint_every must be positive")
     if not 0.0 <= cfg.env.team_weight <= 1.0:
         raise ConfigError(f"{where}: env.team_weight is {cfg.env.team_weight}; expected a number in [0, 1]")
+    if cfg.env.vec_env not in VEC_ENVS:
+        raise ConfigError(f"{where}: env.vec_env is {cfg.env.vec_env!r}; expected one of {', '.join(map(repr, VEC_ENVS))}")
     if cfg.ppo.activation not in ("tanh", "relu"):
         raise ConfigError(f"{where}: ppo.activation is {cfg.ppo.activation!r}; expected 'tanh' or 'relu'")
     if cfg.ppo.critic not in ("local", "central"):

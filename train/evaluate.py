@@ -19,33 +19,45 @@ import numpy as np
 
 from agents.heuristics import REFERENCE, make_policy
 from agents.learned import load_policy
+from agents.policy import act_on
 from leaderboard.stats import mean, normalise, stratified_bootstrap
-from orbit_env.env import OrbitComputeEnv
+from orbit_env.batch import BatchEnv
 
 
-def delivered(env: OrbitComputeEnv, make: Callable[[OrbitComputeEnv], Any], seeds: Sequence[int]) -> np.ndarray:
-    """Delivered value of each seeded episode (the leaderboard's metric), stepping the policy on arrays."""
+class EpisodeGenerators:
+    """A policy's ``rng`` for a batch of episodes: a draw of shape (B, ...) takes episode b's part from its
+    own generator, seeded as ``policy.reset(seed)`` seeds a lone episode's, so a stochastic policy draws in
+    each episode of the batch what it would draw in that episode alone."""
+
+    def __init__(self, seeds: Sequence[int]):
+        self.generators = [np.random.default_rng(seed) for seed in seeds]
+
+    def random(self, shape: tuple[int, ...]) -> np.ndarray:
+        return np.stack([g.random(shape[1:]) for g in self.generators])
+
+
+def delivered(scenario: str, overrides: dict[str, Any], make: Callable[[BatchEnv], Any], seeds: Sequence[int]) -> np.ndarray:
+    """Delivered value of each seeded episode (the leaderboard's metric). All seeds run as one BatchEnv,
+    the policy acting on (episodes, satellites) arrays; each equals its episode run alone."""
+    env = BatchEnv(scenario, len(seeds), overrides=overrides, autoreset_mode="disabled")
     policy = make(env)
-    values = []
-    for seed in seeds:
-        env.reset_arrays(seed)
-        policy.reset(seed)
-        while not env.truncated:
-            env.step_arrays(policy.act_arrays(env._obs.copy(), env._mask.copy()))
-        values.append(env.metrics()["delivered_value"])
-    return np.array(values)
+    policy.rng = EpisodeGenerators(seeds)
+    env.reset(seed=list(seeds))
+    for _ in range(env.max_cycles):
+        env.step(act_on(policy, env))
+    return env.metrics()["delivered_value"]
 
 
 def compare(spec: str, scenario: str, overrides: dict[str, Any], seeds: Sequence[int], heuristics: Sequence[str]) -> list[dict[str, Any]]:
     """One row per policy: mean delivered value and the mean normalised score with its 95% CI."""
-    env = OrbitComputeEnv(scenario, overrides=overrides)
-    raw = {name: delivered(env, lambda e, n=name: make_policy(n, e), seeds) for name in heuristics}
-    raw["ppo"] = delivered(env, lambda e: load_policy(spec, e), seeds)
+    raw = {name: delivered(scenario, overrides, lambda e, n=name: make_policy(n, e), seeds) for name in heuristics}
+    raw["ppo"] = delivered(scenario, overrides, lambda e: load_policy(spec, e), seeds)
+    n_sats = BatchEnv(scenario, overrides=overrides).n_agents
     zero, ref = raw["random"].mean(), raw[REFERENCE].mean()
     rows = []
     for name, values in raw.items():
         point, lo, hi = stratified_bootstrap([normalise(values, zero, ref)], mean)
-        rows.append({"policy": name, "n_sats": env.params.n_sats, "delivered": float(values.mean()), "score": point, "lo": lo, "hi": hi})
+        rows.append({"policy": name, "n_sats": n_sats, "delivered": float(values.mean()), "score": point, "lo": lo, "hi": hi})
     return rows
 
 

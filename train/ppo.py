@@ -1,4 +1,4 @@
-"""PPO training with stable-baselines3: MaskablePPO over the SuperSuit bridge, parameter sharing.
+"""PPO training with stable-baselines3: MaskablePPO over the batched env (train.vec_env), parameter sharing.
 
 ``train(cfg, out, seed)`` trains, logs and exports; ``orbit-env train`` is its command line. A run
 directory holds everything about one run:
@@ -65,8 +65,8 @@ class TrainResult:
 
 
 def build_env(cfg: TrainConfig) -> VecNormalize:
-    """The training VecEnv: the masked bridge under VecNormalize (a pass-through if both flags are off)."""
-    venv = make_vec_env(cfg.scenario, cfg.env.n_envs, cfg.env.overrides, cfg.env.team_weight, cfg.ppo.critic == "central")
+    """The training VecEnv: the masked bridge (``[env] vec_env``) under VecNormalize (a pass-through if both flags are off)."""
+    venv = make_vec_env(cfg.scenario, cfg.env.n_envs, cfg.env.overrides, cfg.env.team_weight, cfg.ppo.critic == "central", cfg.env.vec_env)
     n = cfg.normalize
     return VecNormalize(venv, norm_obs=n.obs, norm_reward=n.reward, clip_obs=n.clip_obs, clip_reward=n.clip_reward, gamma=cfg.ppo.gamma)
 
@@ -287,10 +287,9 @@ def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False
     venv.close()
 
     policy_path, spec_path = export_run(out)
-    env = OrbitComputeEnv(cfg.scenario, overrides=cfg.env.overrides)
     seeds = [BASELINE_SEED + i for i in range(cfg.run.baseline_episodes)]
-    baselines = {name: float(delivered(env, lambda e, n=name: make_policy(n, e), seeds).mean()) for name in cfg.run.baselines}
-    baselines["ppo (exported)"] = float(delivered(env, lambda e: load_policy(spec_path, e), seeds).mean())
+    scored = {name: (lambda e, n=name: make_policy(n, e)) for name in cfg.run.baselines} | {"ppo (exported)": lambda e: load_policy(spec_path, e)}
+    baselines = {name: float(delivered(cfg.scenario, cfg.env.overrides, make, seeds).mean()) for name, make in scored.items()}
     atomic_write_bytes(out / "baselines.json", json.dumps({"seeds": seeds, "delivered_value": baselines}, indent=1).encode())
     plot_curves({"PPO": out / "curve.csv"}, out / "curve.png", baselines, title=f"MaskablePPO on {cfg.scenario} (seed {seed})")
     sps = (model.num_timesteps - start) / max(session_s, 1e-9)
