@@ -197,8 +197,8 @@ class MaskedVecEnv(SatelliteSlotsVecEnv):
         for i in np.flatnonzero(dones):
             info = infos[i]
             info["TimeLimit.truncated"] = bool(truncs[i] and not terms[i])
-            if "episode" in info:
-                info["metrics"] = info.pop("episode")
+            if "episode_metrics" in info:
+                info["metrics"] = info.pop("episode_metrics")
         ended = dones.reshape(self.n_episodes, self.n_agents).any(axis=1)  # an episode's agents end together (truncation)
         for e in np.flatnonzero(ended):
             agents = range(e * self.n_agents, (e + 1) * self.n_agents)
