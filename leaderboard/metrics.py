@@ -1,4 +1,4 @@
-"""Per-episode metrics of the leaderboard, computed from an env at the end of an episode.
+"""Per-episode metrics of the leaderboard, computed from a BatchEnv at the end of its episodes.
 
 Delivered value is what suite v1 ranks by, the value delivered in the measurement window what suite v2
 ranks by; the rest explain them.
