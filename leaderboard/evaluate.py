@@ -53,10 +53,12 @@ class EvaluationError(RuntimeError):
     """The evaluation itself cannot go on (not a submission's fault); recorded episodes are kept."""
 
 
-# Satellites (episodes x constellation size) in one batch: bounds a worker's memory (about 2 MB per
-# hundred satellite rows of a v2 scenario, measured by benchmarks/step_throughput.py) while batches of
-# the suites' small constellations stay long enough that the per-step cost of a numpy call is shared.
-MAX_BATCH_SATELLITES = 2048
+# Satellites (episodes x constellation size) in one batch. benchmarks/step_throughput.py: satellite-steps/s
+# level off from about 1,500 to 10,000 satellites a batch (three-body-12, walker-160, energy-eclipse-24) and
+# the peak memory traced is at most ~17 KiB per satellite (energy-eclipse-24, whose warm start fills the job
+# table), so a batch stays under ~70 MiB. Every v2 (entry, scenario) fits in one batch (at most 1,200
+# satellites); v1's starcloud-shell-1000 runs 4 episodes a batch.
+MAX_BATCH_SATELLITES = 4096
 
 
 @dataclass(frozen=True)
@@ -199,10 +201,13 @@ def timed_out_sooner(row: Row, timeout_s: float) -> bool:
     return row.status == "failed" and row.reason.startswith(TIMEOUT) and row.wall_s is not None and row.wall_s < timeout_s
 
 
-def batch_size(n_sats: int, n_episodes: int, workers: int) -> int:
-    """Episodes per task: as many as ``MAX_BATCH_SATELLITES`` allows, but no more than an equal share of
-    all the episodes to run per worker, so a small evaluation still keeps every worker busy."""
-    return max(1, min(MAX_BATCH_SATELLITES // n_sats, -(-n_episodes // workers)))
+def batch_size(n_sats: int, n_group: int, n_episodes: int, workers: int) -> int:
+    """Episodes per task for a group of ``n_group`` episodes of one (entry, scenario): at most
+    ``MAX_BATCH_SATELLITES`` satellites, and at most an equal share per worker of all ``n_episodes`` to
+    run (so a small evaluation keeps every worker busy), split as evenly as that allows (5 by at most 4:
+    3 + 2)."""
+    most = max(1, min(MAX_BATCH_SATELLITES // n_sats, -(-n_episodes // workers)))
+    return -(-n_group // -(-n_group // most))
 
 
 def plan(
@@ -242,7 +247,7 @@ def plan(
         groups.setdefault((e, h, ep.scenario, ep.max_cycles), []).append(ep)
     tasks: list[Task] = []
     for (e, h, scenario, _), eps in groups.items():
-        n = batch_size(size[scenario], len(todo), workers)
+        n = batch_size(size[scenario], len(eps), len(todo), workers)
         tasks += [Task(len(tasks), entries[e], h, tuple(eps[i : i + n])) for i in range(0, len(eps), n)]
     tasks.sort(key=lambda t: size[t.scenario] * t.episodes[0].max_cycles * len(t.episodes), reverse=True)
     return tasks, already

@@ -20,7 +20,7 @@ from agents.heuristics import make_policy
 from leaderboard import worker
 from leaderboard.board import build_board
 from leaderboard.entries import SubmissionError, read_submission, resolve
-from leaderboard.evaluate import evaluate, plan
+from leaderboard.evaluate import batch_size, evaluate, plan
 from leaderboard.metrics import KEYS, episode_metrics
 from leaderboard.render import markdown, page
 from leaderboard.store import Key, Row, Store
@@ -127,6 +127,22 @@ def test_batched_rows_equal_episodes_run_one_at_a_time(tmp_path):
     for entry in entries:
         for seed in (1000, 1001, 1002):
             assert recorded[(entry.name, seed)] == one_at_a_time(entry, "contacts-relay-24", seed, 60), (entry.name, seed)
+
+
+def test_batches_are_bounded_even_and_keep_every_worker_busy(tmp_path):
+    assert batch_size(1000, 5, 500, 2) == 3  # at most 4 of starcloud-shell-1000 (4,096 satellites): 3 + 2
+    assert batch_size(160, 10, 500, 2) == 10  # walker-160: 25 fit
+    assert batch_size(12, 4, 4, 2) == 2  # a small evaluation: two batches for two workers
+    assert batch_size(12, 3, 3, 4) == 1
+    store = Store(tmp_path / "p.sqlite")
+    suite = Suite("five", "five seeds", (Task("starcloud-shell-1000", 10, (), (1, 2, 3, 4, 5)),))
+    tasks, already = plan([resolve("edf")], suite, Key(suite.name, suite.hash, env_hash(), "test"), store, workers=2)
+    assert already == 0 and [[ep.seed for ep in t.episodes] for t in tasks] == [[1, 2, 3], [4, 5]]
+    key, edf = Key(suite.name, suite.hash, env_hash(), "test"), resolve("edf")
+    store.record(key, Row("edf", edf.hash, "starcloud-shell-1000", 3, "ok", "", {k: 0.0 for k in KEYS}, 1.0))
+    tasks, already = plan([edf], suite, key, store, workers=2)  # a recorded seed is not run again
+    assert already == 1 and [[ep.seed for ep in t.episodes] for t in tasks] == [[1, 2], [4, 5]]
+    store.close()
 
 
 def test_a_rerun_evaluates_nothing_and_adds_no_rows(tmp_path):
