@@ -294,8 +294,9 @@ def evaluate(
         pool.remove(w)
         w.close()
 
-    def limit(task: Task) -> float:
-        return timeout_s * len(task.episodes)
+    def deadline(w: WorkerProcess) -> float:
+        """When ``w``'s task times out: building its scenario gets ``timeout_s``, then each episode as much."""
+        return w.started + timeout_s * (len(w.task.episodes) if w.built else 1)
 
     def finish(task: Task, status: str, reason: str, metrics, wall: float) -> None:
         """Record a row for every episode of ``task``; ``wall`` is the task's, each row gets its share."""
@@ -334,7 +335,7 @@ def evaluate(
                     finish(w.task, "failed", w.death(), None, 0.0)
                     replace(w)
             now = time.monotonic()
-            wait = min((w.started + (limit(w.task) if w.built else timeout_s) for w in pool if w.task), default=now + 1.0) - now
+            wait = min((deadline(w) for w in pool if w.task), default=now + 1.0) - now
             for sk, _ in sel.select(timeout=max(wait, 0.0)):
                 w = sk.fileobj
                 alive, lines = w.read()
@@ -352,14 +353,14 @@ def evaluate(
                         finish(w.task, "failed", w.death(), None, time.monotonic() - w.started)
                     replace(w)
             now = time.monotonic()
-            for w in [w for w in pool if w.task and now - w.started > (limit(w.task) if w.built else timeout_s)]:
+            for w in [w for w in pool if w.task and now > deadline(w)]:
                 if not w.built:
                     raise EvaluationError(
                         f"a worker took longer than the time limit ({timeout_s:g} s) to build scenario {w.task.scenario}, "
                         "before any policy ran; nothing was recorded for it: rerun (the ephemeris cache is then warm) or raise --timeout"
                     )
                 k = len(w.task.episodes)
-                batch = f" (a batch of {k}, over {limit(w.task):g} s in all)" if k > 1 else ""
+                batch = f" (a batch of {k}, over {k * timeout_s:g} s in all)" if k > 1 else ""
                 finish(w.task, "failed", f"{TIMEOUT} the episodes took longer than {timeout_s:g} s each{batch}", None, now - w.started)
                 replace(w)
     finally:
