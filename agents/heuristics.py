@@ -36,7 +36,7 @@ class RandomPolicy(ArrayPolicy):
     name = "random"
 
     def act_arrays(self, obs, mask):
-        return (self.rng.random(mask.shape) * mask).argmax(axis=-1)
+        return (self.random(mask.shape) * mask).argmax(axis=-1)
 
 
 def admit_earliest(policy: ArrayPolicy, obs, mask, base, allow=None) -> np.ndarray:

@@ -244,7 +244,7 @@ class LearnedPolicy(ArrayPolicy):
         logits = np.where(np.asarray(mask) > 0, self.logits(obs), -np.inf)
         if self.deterministic:
             return logits.argmax(axis=-1)
-        gumbel = -np.log(-np.log(self.rng.random(logits.shape)))
+        gumbel = -np.log(-np.log(self.random(logits.shape)))
         return (logits + gumbel).argmax(axis=-1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -32,6 +33,11 @@ class ArrayPolicy:
     ``forecast_steps = H > 0``; callers then call ``act_arrays(obs, mask, forecast=F)`` with obs (B, N, D),
     mask (B, N, A) and ``F = forecast(eph, eph_index, H)`` for those B episodes (``BatchEnv.forecast(H)``).
     Policies with ``forecast_steps = 0`` are called without it. ``act_on`` calls any policy the right way.
+
+    Random draws (``random``) come from one generator per episode when ``reset`` is given one seed per
+    episode of a batch: the arrays are then (B, N, ...) and episode b draws from generator b exactly what
+    a policy reset with ``seeds[b]`` draws on that episode alone, so a batch acts as its episodes would one
+    by one.
     """
 
     forecast_steps = 0
@@ -40,15 +46,28 @@ class ArrayPolicy:
 
     def __init__(self, layout: Layout, actions: ActionLayout):
         self.layout, self.actions = layout, actions
-        self.rng = np.random.default_rng()
+        self.rngs = [np.random.default_rng()]
+        self.rng = self.rngs[0]
 
     @classmethod
     def for_env(cls, env, **kwargs):
         """Build the policy for an OrbitComputeEnv's layouts."""
         return cls(env.layout, env.actions, **kwargs)
 
-    def reset(self, seed: int | None = None) -> None:
-        self.rng = np.random.default_rng(seed)
+    def reset(self, seed: int | Sequence[int] | None = None) -> None:
+        """Seed the policy for one episode (an int or None), or for a batch (one seed per episode)."""
+        seeds = list(seed) if isinstance(seed, Sequence) else [seed]
+        self.rngs = [np.random.default_rng(s) for s in seeds]
+        self.rng = self.rngs[0]
+
+    def random(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Uniform draws in [0, 1) of ``shape``; after a batch ``reset``, shape[0] is the episode axis and
+        episode b's draws come from its own generator."""
+        if len(self.rngs) == 1:
+            return self.rng.random(shape)
+        if not shape or shape[0] != len(self.rngs):
+            raise ValueError(f"the policy was reset for {len(self.rngs)} episodes: expected arrays of shape ({len(self.rngs)}, ...), got {shape}")
+        return np.stack([rng.random(shape[1:]) for rng in self.rngs])
 
     def act(self, observations, infos=None):
         """One env's ``{agent: {"observation", "action_mask"}}`` -> ``{agent: action}``; a list of them
@@ -66,9 +85,11 @@ class ArrayPolicy:
         raise NotImplementedError
 
 
-def act_on(policy: ArrayPolicy, env) -> np.ndarray:
+def act_on(policy: ArrayPolicy, env, copy: bool = False) -> np.ndarray:
     """(B, N) actions of ``policy`` for the current step of a ``BatchEnv`` (an ``OrbitComputeEnv``'s is
-    ``env.batch``), with the forecast when the policy asks for one."""
+    ``env.batch``), with the forecast when the policy asks for one. ``copy``: hand the policy copies of the
+    observations and masks, so that a policy that writes into them cannot change the env."""
+    obs, mask = (env.observations.copy(), env.action_masks.copy()) if copy else (env.observations, env.action_masks)
     if policy.forecast_steps:
-        return policy.act_arrays(env.observations, env.action_masks, forecast=env.forecast(policy.forecast_steps))
-    return policy.act_arrays(env.observations, env.action_masks)
+        return policy.act_arrays(obs, mask, forecast=env.forecast(policy.forecast_steps))
+    return policy.act_arrays(obs, mask)

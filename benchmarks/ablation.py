@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.heuristics import HEURISTICS, make_policy
+from leaderboard.worker import run_episode
 from orbit_env.env import OrbitComputeEnv
 
 
@@ -49,15 +50,12 @@ ABLATIONS: tuple[Ablation, ...] = (
 )
 
 
-def run_episode(scenario: str, policy: str, seed: int, overrides: dict | None = None) -> dict:
+def heuristic_episode(scenario: str, policy: str, seed: int, overrides: dict | None = None) -> dict:
     """One episode of a heuristic: window value, a few totals, and the wall and CPU time of reset + steps
     (CPU time is the budget's measure on a shared machine; the ephemeris comes from the disk cache)."""
     env = OrbitComputeEnv(scenario, overrides=overrides)
     t0, c0 = time.perf_counter(), time.process_time()
-    env.reset_arrays(seed)
-    pol = make_policy(policy, env, seed=seed)
-    while not env.truncated:
-        env.step_arrays(pol.act_arrays(env._obs, env._mask))
+    run_episode(env, make_policy(policy, env, seed=seed), seed)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     m = env.metrics()
     keys = ("delivered_value", "safe_mode_entries", "thermal_shutdowns", "upsets", "throttled_steps", "work_lost_s", "busy_gpu_s", "energy_gpu_wh")
@@ -87,7 +85,7 @@ def top_spread(means: dict[str, float], k: int = 4) -> tuple[list[str], float]:
 def _job(args):
     scenario, policy, seed, relax = args
     overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in relax}  # tuples keep the job key hashable
-    return args, run_episode(scenario, policy, seed, overrides or None)
+    return args, heuristic_episode(scenario, policy, seed, overrides or None)
 
 
 def report(a: Ablation, rest: list[str], seeds: list[int], others: list[int], results: dict, args) -> None:

@@ -42,7 +42,7 @@ def privileged_balancing(env: OrbitComputeEnv, actions: np.ndarray) -> np.ndarra
     load = np.bincount(np.maximum(s.sat, 0), weights=np.where(on_board, hours, 0.0), minlength=p.n_sats)[: p.n_sats]
     j = s.slots  # (N, K), -1 gathers the sentinel job, which is never ONBOARD
     waiting = on_board[j] & (j != s.active[:, None])
-    legal = env._mask[:, A.send(np.arange(A.K)[:, None], np.arange(A.M))] > 0  # (N, K, M)
+    legal = env.action_masks[:, A.send(np.arange(A.K)[:, None], np.arange(A.M))] > 0  # (N, K, M)
     after = load[nb][:, None, :] + hours[j][:, :, None]  # the neighbour's load with the job
     ok = legal & waiting[:, :, None] & (after < load[:, None, None])
     gain = np.where(ok, load[:, None, None] - load[nb][:, None, :], -np.inf).reshape(p.n_sats, -1)

@@ -37,14 +37,14 @@ from train.evaluate import seed_range  # noqa: E402
 def profile(scenario: str, policy: str, seed: int) -> dict:
     """One episode of ``policy``: per-step ground backlog, idle satellites, contacts, balancing chances."""
     env = OrbitComputeEnv(scenario)
-    env.reset_arrays(seed)
+    env.batch.reset(seed)
     pol = make_policy(policy, env, seed=seed)
     eph, N = env.ephemeris, env.params.n_sats
     rows = {"ground": [], "idle": [], "contacts": [], "idle_nb_waiting": 0, "idle_any_waiting": 0, "idle_total": 0}
     while not env.truncated:
-        e = env.sim.e0 + env.sim.t
+        e = int(env.sim.e0[0] + env.sim.t[0])
         rows["contacts"].append(int(eph.contact[e].sum()))
-        env.step_arrays(pol.act_arrays(env._obs, env._mask))
+        env.batch.step(pol.act_arrays(env.observations, env.action_masks)[None])
         s = env.sim
         onboard = np.bincount(np.maximum(s.sat, 0), weights=s.place == Place.ONBOARD, minlength=N + 1)[:N]
         idle = (s.active < 0) & ~s.safe & ~s.thermal_off
@@ -56,7 +56,7 @@ def profile(scenario: str, policy: str, seed: int) -> dict:
         rows["idle_nb_waiting"] += int((idle & nb_waiting).sum())
         rows["idle_any_waiting"] += int(idle.sum()) * bool((onboard >= 2).any())
     rows["delivered"] = env.metrics()["delivered_value"]
-    rows["arrived_value"] = float(s.jobs.value[: s.n_arrived].sum())
+    rows["arrived_value"] = float(s.jobs.value[: s.n_arrived[0]].sum())
     rows["sat_speed"], rows["dt"] = env.params.sat_speed, env.params.dt
     return rows
 
@@ -65,18 +65,19 @@ def relaxed_bound(scenario: str, policy: str, seed: int, slots: int) -> float:
     """Delivered value if every job ran alone at full speed from its earliest uplink and reached the ground
     at the next contact of any satellite (see the module docstring): an over-estimate for any policy."""
     env = OrbitComputeEnv(scenario, overrides={"episode.queue_slots": slots})
-    env.reset_arrays(seed)
+    env.batch.reset(seed)
     pol = make_policy(policy, env, seed=seed)
     uplinked_at = np.full(len(env.sim.place), np.nan)
     while not env.truncated:
-        t_s = env.sim.t * env.params.dt
-        env.step_arrays(pol.act_arrays(env._obs, env._mask))
+        t_s = int(env.sim.t[0]) * env.params.dt
+        env.batch.step(pol.act_arrays(env.observations, env.action_masks)[None])
         aboard = np.isin(env.sim.place, (Place.ONBOARD, Place.SENDING, Place.RESULT, Place.DONE))
         uplinked_at[aboard & np.isnan(uplinked_at)] = t_s
     s, p, T = env.sim, env.params, env.max_cycles
     j = np.flatnonzero(~np.isnan(uplinked_at))
     finish_step = np.ceil((uplinked_at[j] + s.jobs.work[j] / p.model_thr[s.jobs.model[j]]) / p.dt).astype(int)
-    contact = env.ephemeris.contact[s.e0 : s.e0 + T].any(axis=1)
+    e0 = int(s.e0[0])
+    contact = env.ephemeris.contact[e0 : e0 + T].any(axis=1)
     contact_steps = np.flatnonzero(contact)
     k = np.searchsorted(contact_steps, finish_step)
     ok = k < len(contact_steps)

@@ -1,30 +1,46 @@
-"""Env throughput per scenario with random legal actions, against PettingZoo's simple_spread_v3 (mpe2).
+"""Satellite-steps/s of the batched env (orbit_env.batch.BatchEnv) on one core, against the single env.
 
-Prints, for each scenario: env steps/s, satellite-steps/s, reset time, a new env's construction and
-reset from a warm disk cache, ephemeris build time cold and cached, peak memory; and simple_spread with as many agents as three-body-12 for a ratio.
+For each scenario, in one run: the single env through PettingZoo's dictionaries (the B = 1 path users
+step), then BatchEnv at each batch size, both with a policy-free step (every satellite idles: action 0 is
+always legal, so this measures the env alone) and with edf-safe deciding from the observations (the
+leaderboard's case). Prints satellite-steps/s and the ratio to the single env; the state's size and the
+peak memory traced (tracemalloc: reset and a few steps) at the largest batch; and, for one large batch,
+where a step's time goes: exclusive CPU time of each named phase of ``orbit_env.sim.step`` (arrivals,
+decode, compute, upsets, isl, ground, power_balance, thermal_balance), of the ground link and admission
+window it fixes at the start, and of ``observe`` and ``action_mask``, then cProfile's top functions.
 Times are CPU seconds of this process (time.process_time), so a busy second core disturbs them less.
 
-    python benchmarks/step_throughput.py                 # all shipped scenarios
-    python benchmarks/step_throughput.py --steps 500 three-body-12
+    PYTHONPATH=$PWD python benchmarks/step_throughput.py
+    PYTHONPATH=$PWD python benchmarks/step_throughput.py --scenarios walker-160 --batches 1 64 --profile walker-160:64
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
-import tempfile
+import cProfile
+import dataclasses
+import functools
+import io
+import pstats
 import time
-import warnings
+import tracemalloc
 
 import numpy as np
 
-from orbit_env.conformance import random_legal_actions
+import orbit_env.batch
+import orbit_env.observe
+import orbit_env.sim
+from agents.heuristics import make_policy
+from orbit_env.batch import BatchEnv
 from orbit_env.env import OrbitComputeEnv
-from orbit_env import ephemeris
-from orbit_env.ephemeris import load_ephemeris
-from orbit_env.scenario import load_scenario, shipped_scenarios
 
-TARGETS = {"three-body-12": 2000, "walker-160": 1000, "starcloud-shell-1000": 150}
+SCENARIOS = ("three-body-12", "walker-160", "energy-eclipse-24")
+BATCHES = (1, 16, 64, 256, 1024)
+SAT_STEPS = 2_000_000  # satellite-steps timed per measurement (fewer steps at larger batches)
+MIN_STEPS, MAX_STEPS = 5, 200
+PHASES = ("arrivals", "decode", "compute", "upsets", "isl", "ground", "power_balance", "thermal_balance")
+STEP_SETUP = ("ground_link", "admission_window", "action_mask")  # called by step, observe and action_mask alike
+GOAL = 5e6  # satellite-steps/s on one core (issue 12)
 
 
 def cpu_timed(fn):
@@ -33,68 +49,158 @@ def cpu_timed(fn):
     return out, time.process_time() - t0
 
 
-def bench_scenario(name: str, steps: int, seed: int = 0) -> dict:
-    scenario = load_scenario(name)
-    with tempfile.TemporaryDirectory() as cache:
-        _, cold = cpu_timed(lambda: load_ephemeris(scenario, cache_dir=cache))
-        ephemeris._MEMO.clear()  # measure the disk cache, not the in-process copy
-        _, warm = cpu_timed(lambda: load_ephemeris(scenario, cache_dir=cache))
-        ephemeris._MEMO.clear()
-        env, make_s = cpu_timed(lambda: OrbitComputeEnv(name, cache_dir=cache))
-    _, reset_s = cpu_timed(lambda: env.reset(seed=seed))
-    rng = np.random.default_rng(seed)
-    n = min(steps, env.max_cycles)
+def n_steps(n_sats: int, batch: int, max_cycles: int) -> int:
+    return int(np.clip(SAT_STEPS // (n_sats * batch), MIN_STEPS, min(MAX_STEPS, max_cycles)))
+
+
+def single_env(name: str, policy: str | None, seed: int = 0) -> float:
+    """Satellite-steps/s of the PettingZoo env stepped with dictionaries."""
+    env = OrbitComputeEnv(name)
+    obs, _ = env.reset(seed=seed)
+    pol = make_policy(policy, env, seed=seed) if policy else None
+    steps = n_steps(env.params.n_sats, 1, env.max_cycles)
 
     def run():
-        for _ in range(n):
-            env.step(random_legal_actions(env, rng))
-
-    _, run_s = cpu_timed(run)
-    return {
-        "scenario": name,
-        "sats": env.params.n_sats,
-        "steps/s": n / run_s,
-        "sat-steps/s": n * env.params.n_sats / run_s,
-        "reset s": reset_s,
-        "make+reset s": make_s + reset_s,
-        "eph cold s": cold,
-        "eph cached s": warm,
-    }
-
-
-def bench_simple_spread(n_agents: int, steps: int) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from mpe2 import simple_spread_v3
-
-    env = simple_spread_v3.parallel_env(N=n_agents, max_cycles=steps + 1)
-    env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    n_act = env.action_space(env.agents[0]).n
-
-    def run():
+        nonlocal obs
         for _ in range(steps):
-            env.step({a: int(rng.integers(n_act)) for a in env.agents})
+            obs, *_ = env.step(pol.act(obs) if pol else {a: 0 for a in env.agents})
 
-    _, run_s = cpu_timed(run)
-    return steps / run_s
+    _, cpu = cpu_timed(run)
+    return steps * env.params.n_sats / cpu
+
+
+def batch_env(name: str, batch: int, policy: str | None, seed: int = 0) -> tuple[float, float]:
+    """(satellite-steps/s of BatchEnv stepped with (B, N) arrays, reset CPU seconds)."""
+    env = BatchEnv(name, batch, autoreset_mode="disabled")
+    (obs, mask, _), reset_s = cpu_timed(lambda: env.reset(seed=seed))
+    pol = make_policy(policy, env, seed=seed) if policy else None
+    idle = np.zeros((batch, env.n_agents), np.int64)
+    steps = n_steps(env.n_agents, batch, env.max_cycles)
+
+    def run():
+        nonlocal obs, mask
+        for _ in range(steps):
+            obs, mask, *_ = env.step(pol.act_arrays(obs, mask) if pol else idle)
+
+    _, cpu = cpu_timed(run)
+    return steps * env.n_agents * batch / cpu, reset_s
+
+
+def state_bytes(state) -> int:
+    """Bytes of every array in a SimState, the job table's included."""
+    arrays = [getattr(state, f.name) for f in dataclasses.fields(state)]
+    arrays += [getattr(state.jobs, f.name) for f in dataclasses.fields(state.jobs)] + list(state.totals.values())
+    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+
+
+def memory(name: str, batch: int) -> tuple[int, int]:
+    """(state bytes, peak bytes traced over building, reset and 5 idle steps) of a batch."""
+    tracemalloc.start()
+    env = BatchEnv(name, batch, autoreset_mode="disabled")
+    env.reset(seed=0)
+    for _ in range(5):
+        env.step(np.zeros((batch, env.n_agents), np.int64))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return state_bytes(env.sim), peak
+
+
+class PhaseTimer:
+    """Exclusive CPU time of named functions, by wrapping the module attributes the step looks them up in."""
+
+    def __init__(self):
+        self.spent: dict[str, float] = {}
+        self.stack: list[float] = []  # time already charged to the callees of each open call
+        self.saved: list[tuple[object, str, object]] = []
+
+    def wrap(self, module, name: str) -> None:
+        fn = getattr(module, name)
+
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            self.stack.append(0.0)
+            t0 = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                total = time.process_time() - t0
+                inner = self.stack.pop()
+                self.spent[name] = self.spent.get(name, 0.0) + total - inner
+                if self.stack:
+                    self.stack[-1] += total
+
+        self.saved.append((module, name, fn))
+        setattr(module, name, timed)
+
+    def __enter__(self):
+        for name in PHASES:
+            self.wrap(orbit_env.sim, name)
+        for name in STEP_SETUP:
+            self.wrap(orbit_env.sim, name)
+            self.wrap(orbit_env.observe, name)
+        self.wrap(orbit_env.batch, "observe")
+        return self
+
+    def __exit__(self, *exc):
+        for module, name, fn in reversed(self.saved):
+            setattr(module, name, fn)
+
+
+def profile(name: str, batch: int, policy: str | None, steps: int = 20) -> None:
+    """Where the time of ``steps`` steps of a batch goes: phases, then cProfile's top functions."""
+    env = BatchEnv(name, batch, autoreset_mode="disabled")
+    obs, mask, _ = env.reset(seed=0)
+    pol = make_policy(policy, env, seed=0) if policy else None
+    idle = np.zeros((batch, env.n_agents), np.int64)
+
+    def run():
+        nonlocal obs, mask
+        for _ in range(steps):
+            obs, mask, *_ = env.step(pol.act_arrays(obs, mask) if pol else idle)
+
+    with PhaseTimer() as timer:
+        _, total = cpu_timed(run)
+    sat_steps = steps * batch * env.n_agents
+    print(f"\nprofile: {name}, B = {batch} ({batch * env.n_agents} satellites), {policy or 'idle'}, {steps} steps: "
+          f"{total / steps * 1e3:.1f} ms/step, {sat_steps / total:,.0f} satellite-steps/s")  # fmt: skip
+    rest = total - sum(timer.spent.values())
+    rows = sorted([*timer.spent.items(), ("rest (BatchEnv.step, rewards, policy, the step's glue)", rest)], key=lambda kv: -kv[1])
+    for phase, s in rows:
+        print(f"  {phase:<58}{s / steps * 1e3:>9.2f} ms/step {s / total:>7.1%}")
+    prof = cProfile.Profile()
+    prof.runcall(run)
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(15)
+    lines = out.getvalue().splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls"))
+    print("  cProfile, top functions by own time (same steps again):")
+    print("\n".join("  " + ln for ln in lines[start:] if ln.strip()))
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("scenarios", nargs="*", default=shipped_scenarios())
-    p.add_argument("--steps", type=int, default=1000, help="steps per scenario (capped at max_cycles)")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
+    p.add_argument("--batches", nargs="+", type=int, default=list(BATCHES))
+    p.add_argument("--profile", default="walker-160:256", help="SCENARIO:B to profile (phases and cProfile), or 'none'")
     args = p.parse_args()
-    spread = bench_simple_spread(12, min(args.steps, 500))
-    print(f"{'scenario':<22}{'sats':>6}{'steps/s':>10}{'sat-steps/s':>13}{'reset s':>9}{'new env s':>11}{'eph cold s':>12}{'eph cached s':>14}"
-          f"{'vs spread':>11}{'target':>8}")
+    largest = max(args.batches)
+    print(f"satellite-steps/s on one core (CPU time); ratio: against the single env (PettingZoo dicts), same policy; goal {GOAL:,.0f}")
+    print(f"{'scenario':<20}{'policy':<10}{'B':>6}{'sat-steps/s':>14}{'vs single':>11}{'reset s':>9}")
     for name in args.scenarios:
-        r = bench_scenario(name, args.steps)
-        target = TARGETS.get(name)
-        print(f"{name:<22}{r['sats']:>6}{r['steps/s']:>10.0f}{r['sat-steps/s']:>13.0f}{r['reset s']:>9.3f}{r['make+reset s']:>11.2f}{r['eph cold s']:>12.2f}"
-              f"{r['eph cached s']:>14.3f}{r['steps/s'] / spread:>10.1f}x{(str(target) if target else '-'):>8}", flush=True)
-    print(f"\nmpe2 simple_spread_v3, 12 agents: {spread:.0f} steps/s")
-    print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+        for policy in (None, "edf-safe"):
+            label = policy or "idle"
+            base = single_env(name, policy)
+            print(f"{name:<20}{label:<10}{'dict':>6}{base:>14,.0f}{1.0:>10.1f}x{'':>9}", flush=True)
+            for b in args.batches:
+                rate, reset_s = batch_env(name, b, policy)
+                print(f"{name:<20}{label:<10}{b:>6}{rate:>14,.0f}{rate / base:>10.1f}x{reset_s:>9.2f}", flush=True)
+        state, peak = memory(name, largest)
+        print(f"{name:<20}memory at B = {largest}: state {state / 2**20:,.1f} MiB ({state / largest / 1024:,.0f} KiB per episode), "
+              f"peak traced over build + reset + 5 steps {peak / 2**20:,.1f} MiB", flush=True)  # fmt: skip
+    if args.profile != "none":
+        name, b = args.profile.rsplit(":", 1)
+        profile(name, int(b), None)
+        profile(name, int(b), "edf-safe")
 
 
 if __name__ == "__main__":

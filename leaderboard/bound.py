@@ -58,6 +58,7 @@ bucket) and a few per bucket.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ from scipy.optimize import linprog
 from orbit_env.env import OrbitComputeEnv
 from orbit_env.physics.links import bytes_per_step
 from orbit_env.sim import Place, value_at
+from orbit_env.workload.generator import JobBatch
 
 BUCKET_S = 600.0  # bucket length unless the job count makes the program too large
 MAX_CREDITS = 300_000  # about 30 s of HiGHS's interior point on one core when the full program must be solved
@@ -346,16 +348,20 @@ def _drawdown_wh(net_wh: np.ndarray) -> np.ndarray:
     return (peak - level).max(axis=0)
 
 
-def episode_of(env) -> Episode:
-    """The relaxation's view of the episode ``env`` has just been reset to."""
+def episode_of(env, b: int = 0) -> Episode:
+    """The relaxation's view of episode ``b`` of the episodes ``env`` (a BatchEnv or the single env) has
+    just been reset to."""
     sim, eph, prm, sc = env.sim, env.ephemeris, env.params, env.scenario
     hw, wl, ep_cfg = sc.hardware, sc.workload, sc.episode
-    T, N, dt = env.max_cycles, prm.n_sats, prm.dt
-    e = slice(sim.e0, sim.e0 + T)
+    T, N, dt, J = env.max_cycles, prm.n_sats, prm.dt, sim.J
+    e0 = int(sim.e0[b])
+    e = slice(e0, e0 + T)
     contact, sunlit = eph.contact[e], eph.sunlit[e]
-    jobs = sim.jobs
-    real = np.arange(len(jobs.value)) < len(jobs.value) - 1  # without the sentinel row
-    place = sim.place
+    rows = slice(b * J, (b + 1) * J)  # the episode's job rows, then rows that never arrive
+    jobs = JobBatch(**{f.name: getattr(sim.jobs, f.name)[rows] for f in dataclasses.fields(JobBatch)})
+    real = np.isfinite(jobs.submit_s)  # without the rows that never arrive
+    place, xfer_left, done_work = sim.place[rows], sim.xfer_left[rows], sim.done_work[rows]
+    energy_wh = sim.energy_wh[b * N : (b + 1) * N]
     pending = real & np.isin(place, (Place.FUTURE, Place.GROUND)) & np.isnan(jobs.fail_at_fraction)
     aboard = real & np.isin(place, (Place.UPLINK, Place.ONBOARD, Place.SENDING, Place.RESULT)) & np.isnan(jobs.fail_at_fraction)
     idx = np.flatnonzero(pending | aboard)
@@ -363,9 +369,9 @@ def episode_of(env) -> Episode:
     up_bytes = bytes_per_step(sc.ground.uplink_gbps, dt)
     down_bytes = bytes_per_step(sc.ground.downlink_gbps, dt)
     uplinking = place[idx] == Place.UPLINK
-    data_left = np.where(uplinking, sim.xfer_left[idx], prm.model_data[m])
+    data_left = np.where(uplinking, xfer_left[idx], prm.model_data[m])
     is_result = place[idx] == Place.RESULT
-    result_left = np.where(is_result, sim.xfer_left[idx], prm.model_result[m])
+    result_left = np.where(is_result, xfer_left[idx], prm.model_result[m])
     on_ground = pending[idx] | uplinking
     arrive = np.where(on_ground, np.maximum(np.floor(jobs.submit_s[idx] / dt), 0), -1).astype(np.int64)
     arrive[uplinking] = 0
@@ -385,7 +391,7 @@ def episode_of(env) -> Episode:
         down_steps=down_steps,
         drop_s=np.where(uplinking, np.inf, jobs.deadline_s[idx] + wl.drop_after_h * 3600.0),  # only the ground drops
         model=m.astype(np.int64),
-        work=np.maximum(jobs.work[idx] - sim.done_work[idx], 0.0),
+        work=np.maximum(jobs.work[idx] - done_work[idx], 0.0),
         deadline_s=jobs.deadline_s[idx],
         value=jobs.value[idx],
         half_life_h=wl.value_half_life_h,
@@ -395,11 +401,11 @@ def episode_of(env) -> Episode:
         base_w=base_w,
         solar_w=solar_w,
         battery_wh=hw.battery_wh,
-        energy0_wh=float(sim.energy_wh.sum()),
+        energy0_wh=float(energy_wh.sum()),
         max_charge_w=hw.max_charge_w,
         eta_charge=hw.charge_efficiency,
         eta_discharge=hw.discharge_efficiency,
-        unmet_wh=_unmet_wh(env, sunlit, contact, solar_w),
+        unmet_wh=_unmet_wh(env, energy_wh, sunlit, contact, solar_w),
     )
 
 
@@ -408,16 +414,16 @@ def _window_end_h(ep_cfg, end_s: float) -> float:
     return end_s / 3600.0 if end_h is None or not math.isfinite(end_h) or end_h <= 0 else end_h
 
 
-def _unmet_wh(env, sunlit, contact, solar_w) -> float:
+def _unmet_wh(env, energy_wh, sunlit, contact, solar_w) -> float:
     """Load that may go unmet: 0 when no battery can run empty (see the module docstring), else all the
     safe-mode load in excess of the array, summed over satellites and steps."""
-    hw, prm, sim = env.scenario.hardware, env.params, env.sim
+    hw, prm = env.scenario.hardware, env.params
     hours = prm.dt / 3600.0
     safe_w = hw.bus_w + hw.heater_w + hw.isl_terminal_w * prm.M + hw.radio_w * contact
     surplus = np.where(sunlit, solar_w, 0.0) - safe_w
     net = np.where(surplus > 0, hw.charge_efficiency * np.minimum(surplus, hw.max_charge_w), surplus / hw.discharge_efficiency) * hours
     peak_w = hw.bus_w + prm.n_accel * prm.caps_w.max() + hw.isl_terminal_w * prm.M + hw.radio_w + hw.heater_w
-    entry = np.minimum(sim.energy_wh, hw.safe_mode_soc * hw.battery_wh - peak_w * hours / hw.discharge_efficiency)
+    entry = np.minimum(energy_wh, hw.safe_mode_soc * hw.battery_wh - peak_w * hours / hw.discharge_efficiency)
     if np.all(entry - _drawdown_wh(net) > 0):
         return 0.0
     return float(np.maximum(-surplus, 0.0).sum() * hours)

@@ -1,10 +1,18 @@
 """The evaluator: runs entries over a suite split in worker processes and records every episode.
 
-Episodes run in parallel in ``python -m leaderboard.worker`` subprocesses (one per core by default),
-longest first. Each result is written to the store as soon as it arrives, in its own transaction, so an
-interrupted evaluation resumes where it stopped. An entry whose episode fails (its policy cannot be
-loaded, raises, returns malformed actions, kills its worker or exceeds the time limit) gets that failure
-recorded with the reason, and its remaining episodes are skipped; everything else carries on.
+Episodes run in ``python -m leaderboard.worker`` subprocesses (one per core by default) in batches: a
+task is up to ``batch_size`` seeds of one (entry, scenario), stepped together as one array program
+(``orbit_env.batch.BatchEnv``), and tasks run in parallel, longest first. A row does not depend on the
+batch its episode ran in (the worker's docstring says why), so batching changes the wall time, never a
+result. Each episode's row is written to the store as soon as its task replies, in its own transaction, so
+an interrupted evaluation resumes where it stopped, running only the seeds not yet recorded. An entry
+whose task fails (its policy cannot be loaded, raises, returns malformed actions, kills its worker or
+exceeds the time limit) gets that failure recorded with the reason for every episode of the task (none of
+them finished), and its remaining tasks are skipped; everything else carries on.
+
+The time limit is per episode: a task of k episodes may take k times ``timeout_s`` from the moment its
+scenario is built, and each of its rows records the task's wall time divided by k (so a recorded
+time-out's wall time is just over the per-episode limit, as ``timed_out_sooner`` expects).
 
 Only a policy's own failures are recorded. Settings that cannot work (no workers, a time limit <= 0) are
 refused before anything runs; a scenario a worker cannot build, or builds slower than the time limit,
@@ -45,12 +53,26 @@ class EvaluationError(RuntimeError):
     """The evaluation itself cannot go on (not a submission's fault); recorded episodes are kept."""
 
 
+# Satellites (episodes x constellation size) in one batch. benchmarks/step_throughput.py: satellite-steps/s
+# level off from about 1,500 to 10,000 satellites a batch (three-body-12, walker-160, energy-eclipse-24) and
+# the peak memory traced is at most ~17 KiB per satellite (energy-eclipse-24, whose warm start fills the job
+# table), so a batch stays under ~70 MiB. Every v2 (entry, scenario) fits in one batch (at most 1,200
+# satellites); v1's starcloud-shell-1000 runs 4 episodes a batch.
+MAX_BATCH_SATELLITES = 4096
+
+
 @dataclass(frozen=True)
 class Task:
+    """Episodes of one entry on one scenario and horizon, run as one batch."""
+
     id: int
     entry: Entry
     entry_hash: str
-    episode: Episode
+    episodes: tuple[Episode, ...]
+
+    @property
+    def scenario(self) -> str:
+        return self.episodes[0].scenario
 
 
 @dataclass(frozen=True)
@@ -58,7 +80,7 @@ class Summary:
     episodes: int  # episodes that were still to run
     ok: int
     failed: int
-    skipped: int  # not run because their entry failed on another episode
+    skipped: int  # not run because their entry failed on another task
     already: int  # found recorded, so not run again
     wall_s: float
 
@@ -98,8 +120,8 @@ class WorkerProcess:
 
     def send(self, task: Task) -> bool:
         """Hand over a task; False if the process has already gone."""
-        ep = task.episode
-        line = {"id": task.id, "entry": task.entry.task(), "scenario": ep.scenario, "seed": ep.seed, "max_cycles": ep.max_cycles}
+        eps = task.episodes
+        line = {"id": task.id, "entry": task.entry.task(), "scenario": task.scenario, "seeds": [ep.seed for ep in eps], "max_cycles": eps[0].max_cycles}
         self.task, self.started, self.built = task, time.monotonic(), False
         try:
             self.proc.stdin.write((json.dumps(line) + "\n").encode())
@@ -142,18 +164,20 @@ class WorkerProcess:
                 pass
 
 
-def parse_reply(raw: bytes, task: Task) -> tuple[str, str, dict[str, float] | None]:
-    """(status, reason, metrics) from a worker's reply line, distrusting its shape."""
+def parse_reply(raw: bytes, task: Task) -> tuple[str, str, list[dict[str, float]] | None]:
+    """(status, reason, metrics of each episode) from a worker's reply line, distrusting its shape."""
     try:
         reply = json.loads(raw)
         if reply.get("id") != task.id:
             raise ValueError(f"reply for task {reply.get('id')!r}, expected {task.id}")
         if reply.get("status") == "error":
-            raise EvaluationError(f"a worker {str(reply.get('reason', ''))[:2000]}; nothing was recorded for this episode")
+            raise EvaluationError(f"a worker {str(reply.get('reason', ''))[:2000]}; nothing was recorded for these episodes")
         if reply.get("status") == "failed":
             return "failed", str(reply.get("reason", ""))[:2000], None
         metrics = reply["metrics"]
-        values = {k: float(metrics[k]) for k in RECORDED}
+        if not isinstance(metrics, list) or len(metrics) != len(task.episodes):
+            raise ValueError(f"metrics of {len(metrics) if isinstance(metrics, list) else type(metrics).__name__} episodes, expected {len(task.episodes)}")
+        values = [{k: float(m[k]) for k in RECORDED} for m in metrics]
         if reply.get("status") != "ok":
             raise ValueError(f"status {reply.get('status')!r}")
         return "ok", "", values
@@ -177,19 +201,29 @@ def timed_out_sooner(row: Row, timeout_s: float) -> bool:
     return row.status == "failed" and row.reason.startswith(TIMEOUT) and row.wall_s is not None and row.wall_s < timeout_s
 
 
+def batch_size(n_sats: int, n_group: int, n_episodes: int, workers: int) -> int:
+    """Episodes per task for a group of ``n_group`` episodes of one (entry, scenario): at most
+    ``MAX_BATCH_SATELLITES`` satellites, and at most an equal share per worker of all ``n_episodes`` to
+    run (so a small evaluation keeps every worker busy), split as evenly as that allows (5 by at most 4:
+    3 + 2)."""
+    most = max(1, min(MAX_BATCH_SATELLITES // n_sats, -(-n_episodes // workers)))
+    return -(-n_group // -(-n_group // most))
+
+
 def plan(
-    entries: Sequence[Entry], suite: Suite, key: Key, store: Store, scenarios=None, retry_failed=False, timeout_s=DEFAULT_TIMEOUT_S
-) -> tuple[list[Task], int]:
-    """The episodes still to run, longest first, and how many are already recorded.
+    entries: Sequence[Entry], suite: Suite, key: Key, store: Store, scenarios=None, retry_failed=False, timeout_s=DEFAULT_TIMEOUT_S,
+    workers: int = 1,
+) -> tuple[list[Task], int]:  # fmt: skip
+    """The episodes still to run as batched tasks, longest first, and how many episodes are already recorded.
 
     An entry with a recorded failure is done (the board reports it) unless ``retry_failed``, or unless
     its failures are all time-outs under a shorter limit than ``timeout_s``; an entry whose submission
     could not be read gets that failure recorded here without starting anything.
     """
     episodes = suite.episodes(key.split, scenarios)
-    tasks: list[Task] = []
+    todo: list[tuple[int, str, Episode]] = []
     already = 0
-    for entry in entries:
+    for e, entry in enumerate(entries):
         h = entry.hash
         store.add_entry(entry.name, h, entry.kind, entry.meta)
         rows = store.rows(key, entry.name, h)
@@ -206,9 +240,16 @@ def plan(
         done = {(r.scenario, r.seed) for r in rows}
         already += len(done)
         mine = [ep for ep in episodes if not entry.scenarios or ep.scenario in entry.scenarios]
-        tasks += [Task(len(tasks), entry, h, ep) for ep in mine if (ep.scenario, ep.seed) not in done]
-    size = {sc: satellite_count(load_scenario(sc)) for sc in {t.episode.scenario for t in tasks}}
-    tasks.sort(key=lambda t: size[t.episode.scenario] * t.episode.max_cycles, reverse=True)
+        todo += [(e, h, ep) for ep in mine if (ep.scenario, ep.seed) not in done]
+    size = {sc: satellite_count(load_scenario(sc)) for sc in {ep.scenario for _, _, ep in todo}}
+    groups: dict[tuple, list[Episode]] = {}
+    for e, h, ep in todo:
+        groups.setdefault((e, h, ep.scenario, ep.max_cycles), []).append(ep)
+    tasks: list[Task] = []
+    for (e, h, scenario, _), eps in groups.items():
+        n = batch_size(size[scenario], len(eps), len(todo), workers)
+        tasks += [Task(len(tasks), entries[e], h, tuple(eps[i : i + n])) for i in range(0, len(eps), n)]
+    tasks.sort(key=lambda t: size[t.scenario] * t.episodes[0].max_cycles * len(t.episodes), reverse=True)
     return tasks, already
 
 
@@ -231,14 +272,16 @@ def evaluate(
     check_settings(workers, timeout_s)
     t0 = time.monotonic()
     key = Key(suite.name, suite.hash, env_hash(), split)
-    tasks, already = plan(entries, suite, key, store, tuple(scenarios or ()), retry_failed, timeout_s)
+    n_workers = workers or default_workers()
+    tasks, already = plan(entries, suite, key, store, tuple(scenarios or ()), retry_failed, timeout_s, n_workers)
+    n_episodes = sum(len(t.episodes) for t in tasks)
     pending = deque(tasks)
     failed_entries: set[str] = set()
     ok = failed = skipped = 0
     cmd = list(worker_cmd or worker_command())
     pool: list[WorkerProcess] = []
     sel = selectors.DefaultSelector()
-    bar = tqdm(total=len(tasks), unit="episode", desc=f"suite {suite.name} {split}", disable=not progress or not tasks)
+    bar = tqdm(total=n_episodes, unit="episode", desc=f"suite {suite.name} {split}", disable=not progress or not tasks)
 
     def spawn() -> WorkerProcess:
         w = WorkerProcess(cmd)
@@ -251,17 +294,24 @@ def evaluate(
         pool.remove(w)
         w.close()
 
+    def deadline(w: WorkerProcess) -> float:
+        """When ``w``'s task times out: building its scenario gets ``timeout_s``, then each episode as much."""
+        return w.started + timeout_s * (len(w.task.episodes) if w.built else 1)
+
     def finish(task: Task, status: str, reason: str, metrics, wall: float) -> None:
+        """Record a row for every episode of ``task``; ``wall`` is the task's, each row gets its share."""
         nonlocal ok, failed
-        ep = task.episode
-        store.record(key, Row(task.entry.name, task.entry_hash, ep.scenario, ep.seed, status, reason, metrics, wall))
+        k = len(task.episodes)
+        for i, ep in enumerate(task.episodes):
+            store.record(key, Row(task.entry.name, task.entry_hash, ep.scenario, ep.seed, status, reason, metrics[i] if metrics else None, wall / k))
         if status == "ok":
-            ok += 1
+            ok += k
         else:
-            failed += 1
+            failed += k
             failed_entries.add(task.entry.name)
-            tqdm.write(f"{task.entry.name}: failed on {ep.scenario} seed {ep.seed}: {reason}", file=sys.stderr)
-        bar.update(1)
+            seeds = ", ".join(str(ep.seed) for ep in task.episodes)
+            tqdm.write(f"{task.entry.name}: failed on {task.scenario} seed{'s' if k > 1 else ''} {seeds}: {reason}", file=sys.stderr)
+        bar.update(k)
         bar.set_postfix(failed=failed)
 
     def replace(w: WorkerProcess) -> None:
@@ -273,19 +323,19 @@ def evaluate(
             spawn()
 
     try:
-        for _ in range(min(max(workers or default_workers(), 1), len(tasks))):
+        for _ in range(min(n_workers, len(tasks))):
             spawn()
         while pending or any(w.task for w in pool):
             for w in [w for w in pool if w.ready and w.task is None]:
                 while pending and pending[0].entry.name in failed_entries:
-                    pending.popleft()
-                    skipped += 1
-                    bar.update(1)
+                    k = len(pending.popleft().episodes)
+                    skipped += k
+                    bar.update(k)
                 if pending and not w.send(pending.popleft()):
                     finish(w.task, "failed", w.death(), None, 0.0)
                     replace(w)
             now = time.monotonic()
-            wait = min((w.started + timeout_s for w in pool if w.task), default=now + 1.0) - now
+            wait = min((deadline(w) for w in pool if w.task), default=now + 1.0) - now
             for sk, _ in sel.select(timeout=max(wait, 0.0)):
                 w = sk.fileobj
                 alive, lines = w.read()
@@ -303,16 +353,18 @@ def evaluate(
                         finish(w.task, "failed", w.death(), None, time.monotonic() - w.started)
                     replace(w)
             now = time.monotonic()
-            for w in [w for w in pool if w.task and now - w.started > timeout_s]:
+            for w in [w for w in pool if w.task and now > deadline(w)]:
                 if not w.built:
                     raise EvaluationError(
-                        f"a worker took longer than the time limit ({timeout_s:g} s) to build scenario {w.task.episode.scenario}, "
+                        f"a worker took longer than the time limit ({timeout_s:g} s) to build scenario {w.task.scenario}, "
                         "before any policy ran; nothing was recorded for it: rerun (the ephemeris cache is then warm) or raise --timeout"
                     )
-                finish(w.task, "failed", f"{TIMEOUT} the episode took longer than {timeout_s:g} s", None, now - w.started)
+                k = len(w.task.episodes)
+                batch = f" (a batch of {k}, over {k * timeout_s:g} s in all)" if k > 1 else ""
+                finish(w.task, "failed", f"{TIMEOUT} the episodes took longer than {timeout_s:g} s each{batch}", None, now - w.started)
                 replace(w)
     finally:
         for w in list(pool):
             retire(w)
         bar.close()
-    return Summary(len(tasks), ok, failed, skipped, already, time.monotonic() - t0)
+    return Summary(n_episodes, ok, failed, skipped, already, time.monotonic() - t0)

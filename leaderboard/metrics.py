@@ -1,4 +1,4 @@
-"""Per-episode metrics of the leaderboard, computed from an env at the end of an episode.
+"""Per-episode metrics of the leaderboard, computed from a BatchEnv at the end of its episodes.
 
 Delivered value is what suite v1 ranks by, the value delivered in the measurement window what suite v2
 ranks by; the rest explain them.
@@ -39,27 +39,30 @@ WINDOW_VALUE = Metric("window_value", "window value", ".1f", True, "value delive
 RECORDED = (*KEYS, WINDOW_VALUE.key)
 
 
-def ratio(num: float, den: float) -> float:
-    """num / den, NaN when there is nothing to divide by."""
-    return num / den if den > 0 else math.nan
+def ratio(num, den):
+    """num / den elementwise, NaN where there is nothing to divide by."""
+    num, den = np.asarray(num, np.float64), np.asarray(den, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / den, math.nan)
 
 
-def episode_metrics(env) -> dict[str, float]:
-    """The leaderboard metrics of the episode ``env`` (an OrbitComputeEnv) has just finished."""
-    m, sim = env.metrics(), env.sim
-    end_s = sim.t * env.params.dt
-    jobs = sim.jobs
-    arrived = np.arange(len(jobs.deadline_s)) < sim.n_arrived
-    on_time = np.nan_to_num(sim.delivered_s, nan=np.inf) <= jobs.deadline_s
-    decided = arrived & ((jobs.deadline_s <= end_s) | on_time)
+def episode_metrics(env) -> list[dict[str, float]]:
+    """The leaderboard metrics of each episode a BatchEnv has just finished, in episode order."""
+    m, sim, B = env.metrics(), env.sim, env.num_envs
+    end_s = sim.t * env.params.dt  # (B,)
+    jobs, J = sim.jobs, sim.J
+    deadline = jobs.deadline_s.reshape(B, J)
+    arrived = np.arange(J) < sim.n_arrived[:, None]  # job rows b * J + j: (B, J)
+    on_time = np.nan_to_num(sim.delivered_s.reshape(B, J), nan=np.inf) <= deadline
+    decided = arrived & ((deadline <= end_s[:, None]) | on_time)
     useful_h = m["useful_gpu_s"] / 3600.0
     busy_h = m["busy_gpu_s"] * env.scenario.hardware.accel.relative_speed / 3600.0
-    return {
+    columns = {
         "delivered_value": m["delivered_value"],
         # until the env's measurement window is merged (contract, issue 10) the window is the whole episode
         "window_value": m.get("window_value", m["delivered_value"]),
         "jobs_delivered": m["jobs_delivered"],
-        "deadline_hit_rate": ratio(float(np.count_nonzero(decided & on_time)), float(np.count_nonzero(decided))),
+        "deadline_hit_rate": ratio(np.count_nonzero(decided & on_time, axis=1), np.count_nonzero(decided, axis=1)),
         "useful_gpu_hours": useful_h,
         "goodput": ratio(useful_h, busy_h),
         "energy_per_useful_gpu_hour": ratio(m["energy_gpu_wh"], useful_h),
@@ -67,3 +70,4 @@ def episode_metrics(env) -> dict[str, float]:
         "thermal_shutdowns": m["thermal_shutdowns"],
         "mean_completion_h": ratio(m["completion_s"] / 3600.0, m["jobs_delivered"]),
     }
+    return [{k: float(v[b]) for k, v in columns.items()} for b in range(B)]

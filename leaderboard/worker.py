@@ -1,15 +1,18 @@
-"""The evaluation worker: a separate process that builds policies and runs episodes.
+"""The evaluation worker: a separate process that builds policies and runs batches of episodes.
 
 The evaluator starts it as ``python -m leaderboard.worker`` and talks to it in JSON lines: the worker
 says ``{"ready": true, "env": <env hash>}`` once started (the evaluator checks that the env it imported
 is the one results are keyed by), then gets one task per line on stdin (``{"id", "entry", "scenario",
-"seed", "max_cycles"}``). For each it says ``{"built": id}`` once the scenario is built (the episode's
-time limit counts from then: building a scenario on a cold cache is not the policy's time), then
-replies ``{"id", "status": "ok", "metrics"}``, ``{"id", "status": "failed", "reason"}`` (the policy's
-failure) or ``{"id", "status": "error", "reason"}`` (the scenario could not be built: the evaluation's).
-Policy files are opened only here. Whatever a policy prints goes to stderr, so it cannot corrupt the
-protocol; an exception or malformed actions become a failed reply; if the process dies or hangs, the
-evaluator notices and records that instead.
+"seeds", "max_cycles"}``): the episodes of those seeds, run together as one ``BatchEnv`` (one array
+program; episode b equals, bit for bit, the single env reset with ``seeds[b]``, and a policy reset with
+the seeds draws for each episode from that episode's own generator, so a row does not depend on the batch
+it ran in). For each task it says ``{"built": id}`` once the scenario is built (the time limit counts from
+then: building a scenario on a cold cache is not the policy's time), then replies ``{"id", "status":
+"ok", "metrics": [one dict per seed, in order]}``, ``{"id", "status": "failed", "reason"}`` (the policy's
+failure, on the batch as a whole) or ``{"id", "status": "error", "reason"}`` (the scenario could not be
+built: the evaluation's). Policy files are opened only here. Whatever a policy prints goes to stderr, so
+it cannot corrupt the protocol; an exception or malformed actions become a failed reply; if the process
+dies or hangs, the evaluator notices and records that instead.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,6 +32,7 @@ from agents.heuristics import make_policy
 from agents.policy import ArrayPolicy, act_on
 from leaderboard.metrics import episode_metrics
 from leaderboard.suite import env_hash
+from orbit_env.batch import BatchEnv
 from orbit_env.env import OrbitComputeEnv
 
 
@@ -35,7 +40,7 @@ class PolicyError(Exception):
     """The policy misbehaved; the message is the recorded reason."""
 
 
-def build_policy(entry: dict[str, Any], env: OrbitComputeEnv) -> ArrayPolicy:
+def build_policy(entry: dict[str, Any], env: BatchEnv) -> ArrayPolicy:
     """The entry's policy for ``env``: a shipped heuristic, or network weights read by agents.learned."""
     if entry["kind"] in ("baseline", "heuristic"):
         return make_policy(entry["heuristic"], env, **entry["params"])
@@ -47,29 +52,38 @@ def build_policy(entry: dict[str, Any], env: OrbitComputeEnv) -> ArrayPolicy:
     raise PolicyError(f"unknown entry kind {entry['kind']!r}")
 
 
-def check_actions(actions: Any, n_agents: int, n_actions: int, t: int) -> np.ndarray:
-    """The actions as an (N,) int64 array, or PolicyError saying how they are wrong."""
+def check_actions(actions: Any, n_envs: int, n_agents: int, n_actions: int, t: int) -> np.ndarray:
+    """The actions as a (B, N) int64 array, or PolicyError saying how they are wrong."""
     a = np.asarray(actions)
-    if a.shape != (n_agents,) or a.dtype.kind not in "iu":
+    if a.shape != (n_envs, n_agents) or a.dtype.kind not in "iu":
         raise PolicyError(
-            f"wrong actions at step {t}: expected {n_agents} integers (shape ({n_agents},)), got {a.dtype} with shape {a.shape}"
+            f"wrong actions at step {t}: expected {n_envs} x {n_agents} integers (episodes x satellites, "
+            f"shape ({n_envs}, {n_agents})), got {a.dtype} with shape {a.shape}"
         )
     bad = (a < 0) | (a >= n_actions)
     if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise PolicyError(f"wrong actions at step {t}: action {int(a[i])} of agent {i} is outside Discrete({n_actions})")
+        b, i = np.argwhere(bad)[0]
+        raise PolicyError(f"wrong actions at step {t}: action {int(a[b, i])} of agent {i} in episode {b} is outside Discrete({n_actions})")
     return a.astype(np.int64)
 
 
+def run_episodes(env: BatchEnv, policy: ArrayPolicy, seeds: Sequence[int]) -> list[dict[str, float]]:
+    """The seeded episodes of ``env`` (one per seed) run to their end together; the metrics of each, in
+    order. The policy gets (B, N, ...) copies of the observations and masks, so it cannot alter the env."""
+    seeds = [int(s) for s in seeds]
+    env.reset(seed=seeds)
+    policy.reset(seeds)
+    B, N, A = env.num_envs, env.n_agents, env.n_actions
+    while True:
+        actions = act_on(policy, env, copy=True)
+        _, _, _, _, truncated, _ = env.step(check_actions(actions, B, N, A, int(env.t[0])))
+        if truncated.all():
+            return episode_metrics(env)
+
+
 def run_episode(env: OrbitComputeEnv, policy: ArrayPolicy, seed: int) -> dict[str, float]:
-    """One seeded episode; the policy gets copies of the observations, so it cannot alter the env."""
-    env.batch.reset(seed)
-    policy.reset(seed)
-    N, A = env.params.n_sats, env.params.n_actions
-    while not env.truncated:
-        actions = act_on(policy, env.batch)[0]
-        env.batch.step(check_actions(actions, N, A, int(env.sim.t[0]))[None])
-    return episode_metrics(env)
+    """One seeded episode of a single env (its BatchEnv of one) and its metrics."""
+    return run_episodes(env.batch, policy, [seed])[0]
 
 
 def _where(exc: BaseException) -> str:
@@ -80,21 +94,22 @@ def _where(exc: BaseException) -> str:
 
 
 class Worker:
-    """Caches one env per (scenario, horizon) and one policy per (entry, scenario)."""
+    """Caches one env per (scenario, horizon) with the batch size it last ran, and one policy per (entry, scenario)."""
 
     def __init__(self):
-        self.envs: dict[tuple[str, int], OrbitComputeEnv] = {}
+        self.envs: dict[tuple[str, int], BatchEnv] = {}
         self.policies: dict[tuple[str, str], ArrayPolicy] = {}
 
     def run(self, task: dict[str, Any], built: Callable[[], None] = lambda: None) -> dict[str, Any]:
-        """The reply to one task; ``built()`` is called once the scenario is built (the episode's time limit
-        counts from then). A scenario that cannot be built is the evaluation's failure (status ``error``),
-        not the policy's."""
-        entry, scenario = task["entry"], task["scenario"]
+        """The reply to one task; ``built()`` is called once the scenario is built (the time limit counts
+        from then). A scenario that cannot be built is the evaluation's failure (status ``error``), not the
+        policy's."""
+        entry, scenario, seeds = task["entry"], task["scenario"], task["seeds"]
         key = (scenario, task["max_cycles"])
         try:
-            if key not in self.envs:
-                self.envs[key] = OrbitComputeEnv(scenario, max_cycles=task["max_cycles"])
+            if key not in self.envs or self.envs[key].num_envs != len(seeds):
+                self.envs.pop(key, None)  # one batch of a scenario in memory at a time
+                self.envs[key] = BatchEnv(scenario, len(seeds), max_cycles=task["max_cycles"], autoreset_mode="disabled")
         except Exception as e:  # noqa: BLE001
             return {"status": "error", "reason": f"could not build scenario {scenario}: {_where(e)}"}
         built()
@@ -106,11 +121,12 @@ class Worker:
         except Exception as e:  # noqa: BLE001 - any failure to load is the submission's, and is recorded
             return {"status": "failed", "reason": f"could not load the policy: {_where(e)}"}
         try:
-            return {"status": "ok", "metrics": run_episode(env, self.policies[pkey], task["seed"])}
+            return {"status": "ok", "metrics": run_episodes(env, self.policies[pkey], seeds)}
         except PolicyError as e:
             return {"status": "failed", "reason": str(e)}
         except Exception as e:  # noqa: BLE001
-            return {"status": "failed", "reason": f"crashed at step {env.sim.t}: {_where(e)}"}
+            at = f" at step {int(env.t[0])}" if env.sim is not None else ""
+            return {"status": "failed", "reason": f"crashed{at}: {_where(e)}"}
 
 
 def _die_with_parent() -> None:

@@ -20,8 +20,8 @@ from agents.heuristics import make_policy
 from leaderboard import worker
 from leaderboard.board import build_board
 from leaderboard.entries import SubmissionError, read_submission, resolve
-from leaderboard.evaluate import evaluate
-from leaderboard.metrics import KEYS
+from leaderboard.evaluate import batch_size, evaluate, plan
+from leaderboard.metrics import KEYS, episode_metrics
 from leaderboard.render import markdown, page
 from leaderboard.store import Key, Row, Store
 from leaderboard.suite import SMOKE, Suite, Task, env_hash, tree_hash
@@ -52,7 +52,7 @@ def submission(root: Path, name: str, policy: dict, kind: str = "heuristic", **m
     return folder
 
 
-def network(folder: Path, scenario: str = "three-body-12", n_out: int | None = None, corrupt: bool = False) -> None:
+def network(folder: Path, scenario: str = "three-body-12", n_out: int | None = None, corrupt: bool = False, deterministic: bool = True) -> None:
     """A random MLP in the format train.export writes (read back by agents.learned)."""
     from safetensors.numpy import save
 
@@ -67,9 +67,9 @@ def network(folder: Path, scenario: str = "three-body-12", n_out: int | None = N
     spec = {
         "format": "orbit-env-policy", "format_version": 1, "name": folder.name, "env": {"id": ENV_VERSION},
         "observation": {"size": L.size, "K": L.K, "M": L.M, "names": L.names()},
-        "action": {"n": n_out or A.n, "K": A.K, "P": A.P, "M": A.M},
+        "action": {"n": n_out or A.n, "K": A.K, "P": A.P, "M": A.M, "G": A.G},
         "network": {"layers": ["pi.0"], "output": "logits", "activation": "tanh"},
-        "normalize": {"obs": False}, "act": {"deterministic": True},
+        "normalize": {"obs": False}, "act": {"deterministic": deterministic},
         "weights": {"file": "policy.safetensors", "sha256": hashlib.sha256(blob).hexdigest()},
     }  # fmt: skip
     (folder / "policy.safetensors").write_bytes(blob[:-8] + b"corrupt!" if corrupt else blob)
@@ -88,7 +88,7 @@ def rows_of(db: Path, suite: Suite, split: str = "test") -> list[tuple]:
 # ------------------------------------------------------------------------------------------ evaluation
 
 
-def test_evaluation_is_deterministic_and_matches_an_in_process_episode(tmp_path):
+def test_evaluation_is_deterministic(tmp_path):
     entries = [resolve("edf-safe"), resolve("random")]
     for db in ("a.sqlite", "b.sqlite"):
         store = Store(tmp_path / db)
@@ -96,10 +96,53 @@ def test_evaluation_is_deterministic_and_matches_an_in_process_episode(tmp_path)
         store.close()
         assert (summary.ok, summary.failed) == (4, 0)
     assert rows_of(tmp_path / "a.sqlite", TINY) == rows_of(tmp_path / "b.sqlite", TINY)
-    env = OrbitComputeEnv("three-body-12", max_cycles=60)
-    direct = worker.run_episode(env, make_policy("random", env), 1001)
-    recorded = {(e, s): json.loads(m) for e, _, s, _, m in rows_of(tmp_path / "a.sqlite", TINY)}
-    assert recorded[("random", 1001)] == pytest.approx(direct, nan_ok=True)
+
+
+def one_at_a_time(entry, scenario: str, seed: int, max_cycles: int) -> str:
+    """An episode's metrics through the single env's PettingZoo dictionaries, the policy reset with its seed."""
+    env = OrbitComputeEnv(scenario, max_cycles=max_cycles)
+    policy = worker.build_policy(entry.task(), env)
+    obs, _ = env.reset(seed=seed)
+    policy.reset(seed)
+    while env.agents:
+        obs, *_ = env.step(policy.act(obs))
+    return json.dumps(episode_metrics(env.batch)[0], sort_keys=True)
+
+
+def test_batched_rows_equal_episodes_run_one_at_a_time(tmp_path):
+    """The evaluator runs the seeds of an (entry, scenario) as one batch; every row equals, bit for bit, the
+    episode run alone in the single env, for heuristics, random draws and a sampling network."""
+    folder = submission(tmp_path / "subs", "net-sampling", {"spec": "policy.json"}, kind="safetensors")
+    network(folder, scenario="contacts-relay-24", deterministic=False)
+    entries = [resolve("random"), resolve("edf-safe"), resolve("balance"), resolve(str(folder))]
+    suite = Suite("batch", "three seeds in one batch", (Task("contacts-relay-24", 60, (), (1000, 1001, 1002)),))
+    store = Store(tmp_path / "b.sqlite")
+    tasks, _ = plan(entries, suite, Key(suite.name, suite.hash, env_hash(), "test"), store, workers=1)
+    assert [len(t.episodes) for t in tasks] == [3] * len(entries)  # each entry's seeds are one batch
+    summary = evaluate(entries, suite, "test", store, workers=1, progress=False)
+    store.close()
+    assert (summary.ok, summary.failed) == (3 * len(entries), 0)
+    recorded = {(e, s): m for e, _, s, _, m in rows_of(tmp_path / "b.sqlite", suite)}
+    assert len(set(recorded.values())) == len(recorded)  # policies and seeds differ: so do their episodes
+    for entry in entries:
+        for seed in (1000, 1001, 1002):
+            assert recorded[(entry.name, seed)] == one_at_a_time(entry, "contacts-relay-24", seed, 60), (entry.name, seed)
+
+
+def test_batches_are_bounded_even_and_keep_every_worker_busy(tmp_path):
+    assert batch_size(1000, 5, 500, 2) == 3  # at most 4 of starcloud-shell-1000 (4,096 satellites): 3 + 2
+    assert batch_size(160, 10, 500, 2) == 10  # walker-160: 25 fit
+    assert batch_size(12, 4, 4, 2) == 2  # a small evaluation: two batches for two workers
+    assert batch_size(12, 3, 3, 4) == 1
+    store = Store(tmp_path / "p.sqlite")
+    suite = Suite("five", "five seeds", (Task("starcloud-shell-1000", 10, (), (1, 2, 3, 4, 5)),))
+    tasks, already = plan([resolve("edf")], suite, Key(suite.name, suite.hash, env_hash(), "test"), store, workers=2)
+    assert already == 0 and [[ep.seed for ep in t.episodes] for t in tasks] == [[1, 2, 3], [4, 5]]
+    key, edf = Key(suite.name, suite.hash, env_hash(), "test"), resolve("edf")
+    store.record(key, Row("edf", edf.hash, "starcloud-shell-1000", 3, "ok", "", {k: 0.0 for k in KEYS}, 1.0))
+    tasks, already = plan([edf], suite, key, store, workers=2)  # a recorded seed is not run again
+    assert already == 1 and [[ep.seed for ep in t.episodes] for t in tasks] == [[1, 2], [4, 5]]
+    store.close()
 
 
 def test_a_rerun_evaluates_nothing_and_adds_no_rows(tmp_path):
@@ -190,10 +233,10 @@ def test_bad_submissions_are_recorded_as_failures_with_reasons(tmp_path):
 
     expected_failures = {
         "raises": "crashed at step 2: RuntimeError: the policy blew up",
-        "wrong-shape": "wrong actions at step 2: expected 12 integers (shape (12,)), got int64 with shape (11,)",
+        "wrong-shape": "wrong actions at step 2: expected 2 x 12 integers (episodes x satellites, shape (2, 12)), got int64 with shape (1, 12)",
         "out-of-range": "is outside Discrete(",
         "dies": "the worker process died (exit code 3): about to exit",
-        "hangs": "time-out: the episode took longer than 5 s",
+        "hangs": "time-out: the episodes took longer than 5 s each (a batch of 2, over 10 s in all)",
         "unknown-heuristic": "could not load the policy: ValueError: unknown policy 'best-policy-ever'",
         "unknown-param/": "edf-safe has no parameter soc_margn",  # refused when read: named after its folder
         "net-corrupt": "do not match the sha256",
@@ -207,8 +250,8 @@ def test_bad_submissions_are_recorded_as_failures_with_reasons(tmp_path):
         assert reason in status[name][1], (name, status[name][1])
     for name in ("edf", "chatty", "cautious", "net"):  # good entries finish despite the bad ones around them
         assert status[name] == ("ranked", ""), (name, status[name])
-    # 4 good entries x 2 episodes; the 9 readable bad ones fail on (at least) one episode each and skip the rest
-    assert summary.ok == 8 and summary.failed + summary.skipped == 18 and summary.failed >= 9
+    # 4 good entries x 2 episodes; the 9 readable bad ones fail on both: the two seeds of an entry are one batch
+    assert summary.ok == 8 and summary.failed == 18 and summary.skipped == 0
 
 
 def test_submission_paths_must_stay_inside_the_folder(tmp_path):

@@ -184,13 +184,13 @@ def test_a_time_out_under_a_shorter_limit_is_tried_again(tmp_path):
     store = Store(tmp_path / "t.sqlite")
     hangs = resolve(str(submission(tmp_path, "hanger", {"heuristic": "hangs"})))
     first = evaluate([hangs], TINY, "test", store, workers=1, timeout_s=2.0, progress=False, worker_cmd=BAD_WORKER)
-    assert first.failed == 1
+    assert first.failed == 2  # both seeds ran as one batch, which was given 2 x 2 s
     again = evaluate([hangs], TINY, "test", store, workers=1, timeout_s=2.0, progress=False, worker_cmd=BAD_WORKER)
-    assert (again.episodes, again.already) == (0, 1)  # same limit: the recorded time-out stands
+    assert (again.episodes, again.already) == (0, 2)  # same limit: the recorded time-out stands
     longer = evaluate([hangs], TINY, "test", store, workers=1, timeout_s=3.0, progress=False, worker_cmd=BAD_WORKER)
-    assert longer.failed == 1 and longer.episodes == 2
-    (row,) = [r for r in store.rows(Key(TINY.name, TINY.hash, env_hash(), "test")) if r.status == "failed"]
-    assert "longer than 3 s" in row.reason
+    assert longer.failed == 2 and longer.episodes == 2
+    rows = [r for r in store.rows(Key(TINY.name, TINY.hash, env_hash(), "test")) if r.status == "failed"]
+    assert len(rows) == 2 and all("longer than 3 s each" in r.reason and r.wall_s > 3.0 for r in rows)  # its share of over 2 x 3 s
     # a baseline timed out under a 1 s limit, then the board's suggested command (default limit) repairs it
     key = Key(TINY.name, TINY.hash, env_hash(), "test")
     random = resolve("random")
@@ -209,8 +209,8 @@ WORKER = "import time, leaderboard.worker as w; {patch}; w.main()"
 @pytest.mark.parametrize(
     "patch, message",
     [
-        ("w.OrbitComputeEnv = None", "a worker could not build scenario three-body-12: TypeError"),
-        ("E = w.OrbitComputeEnv; w.OrbitComputeEnv = lambda *a, **k: (time.sleep(60), E(*a, **k))[1]",
+        ("w.BatchEnv = None", "a worker could not build scenario three-body-12: TypeError"),
+        ("E = w.BatchEnv; w.BatchEnv = lambda *a, **k: (time.sleep(60), E(*a, **k))[1]",
          "a worker took longer than the time limit (2 s) to build scenario three-body-12"),
     ],
 )  # fmt: skip

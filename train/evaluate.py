@@ -24,24 +24,12 @@ from leaderboard.stats import mean, normalise, stratified_bootstrap
 from orbit_env.batch import BatchEnv
 
 
-class EpisodeGenerators:
-    """A policy's ``rng`` for a batch of episodes: a draw of shape (B, ...) takes episode b's part from its
-    own generator, seeded as ``policy.reset(seed)`` seeds a lone episode's, so a stochastic policy draws in
-    each episode of the batch what it would draw in that episode alone."""
-
-    def __init__(self, seeds: Sequence[int]):
-        self.generators = [np.random.default_rng(seed) for seed in seeds]
-
-    def random(self, shape: tuple[int, ...]) -> np.ndarray:
-        return np.stack([g.random(shape[1:]) for g in self.generators])
-
-
 def delivered(scenario: str, overrides: dict[str, Any], make: Callable[[BatchEnv], Any], seeds: Sequence[int]) -> np.ndarray:
     """Delivered value of each seeded episode (the leaderboard's metric). All seeds run as one BatchEnv,
     the policy acting on (episodes, satellites) arrays; each equals its episode run alone."""
     env = BatchEnv(scenario, len(seeds), overrides=overrides, autoreset_mode="disabled")
     policy = make(env)
-    policy.rng = EpisodeGenerators(seeds)
+    policy.reset(list(seeds))  # one generator per episode: a stochastic policy draws as in each episode alone
     env.reset(seed=list(seeds))
     for _ in range(env.max_cycles):
         env.step(act_on(policy, env))
