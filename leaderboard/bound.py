@@ -239,7 +239,6 @@ def solve(ep: Episode, bucket_steps: int, time_limit_s: float = 60.0) -> Bound:
     T, N = ep.contact.shape
     P = len(ep.gpu_w)
     B = -(-T // bucket_steps)
-    bucket_s = bucket_steps * ep.dt
     lo_s, hi_s = ep.window_s
 
     # credit: job j completing in bucket b earns its value at the earliest delivery from then
@@ -283,7 +282,6 @@ def solve(ep: Episode, bucket_steps: int, time_limit_s: float = 60.0) -> Bound:
     n_gb = len(gb_g)
     stock = cols.add(n_gb)
     run = cols.add(n_gb * P)  # satellite-seconds of group g in bucket b at level p
-    run_gbp = run.reshape(n_gb, P)
     rows = eq.add(np.zeros(n_gb))
     eq.put(rows, stock, 1.0)
     prev = np.flatnonzero(gb_b > g_rel[gb_g])
