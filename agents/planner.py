@@ -545,7 +545,9 @@ class PlannerPolicy(ArrayPolicy):
                 st["levels"][b, i], st["slots"][b, i] = -1, -1
                 continue
             st["levels"][b, i] = plan.levels
-            st["slots"][b, i] = np.where(plan.jobs >= 0, slot_of[np.maximum(plan.jobs, 0)], -1)
+            planned = plan.jobs >= 0  # -1: no job in that step (the program may have none at all)
+            st["slots"][b, i] = -1
+            st["slots"][b, i, planned] = slot_of[plan.jobs[planned]]
             if plan.admit_now >= 0:
                 act[n] = A.admit(prog.entry[plan.admit_now])
             elif plan.job_now >= 0:

@@ -194,3 +194,11 @@ def test_planner_needs_the_forecast(heat_env):
 def test_planner_parameters_are_checked(heat_env):
     with pytest.raises(ValueError, match="horizon_orbits"):
         make_policy("planner", heat_env, horizon_orbits=10.0)
+
+
+def test_planner_with_nothing_to_plan_idles_without_raising():
+    """No jobs aboard, none offered: the program has no job at all (a crash in energy-eclipse-24's benchmark)."""
+    env = OrbitComputeEnv("heat-radiator-16", max_cycles=6, overrides={"workload.arrival_rate_per_hour": 0.0})
+    pol = make_policy("planner", env)
+    actions, masks = _episode(env, pol)
+    assert (actions == env.actions.IDLE).all() and pol.fallbacks == 0
