@@ -130,7 +130,9 @@ def power_md(board: Board, rows: list[PowerRow]) -> str:
         "",
         f"Paired seeds that detect a difference of {MIN_EFFECT:.0%} of the best baseline's mean {label} with a "
         f"two-sided paired t-test at alpha {ALPHA:g} (power exact by the noncentral t), from the sd of each policy's "
-        "per-seed differences from the best baseline on these seeds.",
+        "per-seed differences from the best baseline on these seeds. A policy 15-40% behind the best differs from it",
+        "seed by seed far more than one 2% behind would, so these counts overstate what a 2% difference needs; suite",
+        "v2's test seeds come from the best baseline's near variants (`python benchmarks/seed_power.py`).",
         "",
     ]
     table = (["scenario", "policy", "against", "mean", "sd of Δ", "seeds now", "seeds needed"],
