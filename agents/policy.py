@@ -93,3 +93,19 @@ def act_on(policy: ArrayPolicy, env, copy: bool = False) -> np.ndarray:
     if policy.forecast_steps:
         return policy.act_arrays(obs, mask, forecast=env.forecast(policy.forecast_steps))
     return policy.act_arrays(obs, mask)
+
+
+def play(policy: ArrayPolicy, env, seeds: Sequence[int], copy: bool = False, check=None) -> dict[str, np.ndarray]:
+    """Run the seeded episodes of a ``BatchEnv`` (one per seed) to their end with ``policy``, reset with one
+    generator per episode so that each acts as it would alone; returns ``env.metrics()`` ((B,) arrays).
+    ``copy``: as ``act_on``'s. ``check(actions, t)``: returns the actions to step, or raises on bad ones."""
+    seeds = [int(s) for s in seeds]
+    env.reset(seed=seeds)
+    policy.reset(seeds)
+    while True:
+        actions = act_on(policy, env, copy)
+        if check is not None:
+            actions = check(actions, int(env.t[0]))
+        truncated = env.step(actions)[4]
+        if truncated.all():
+            return env.metrics()

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from agents.heuristics import make_policy
-from agents.policy import act_on
+from agents.policy import play
 from leaderboard.suite import V2_TASKS
 from orbit_env.env import OrbitComputeEnv
 
@@ -28,13 +28,10 @@ def seeds_arg(text: str) -> list[int]:
 
 
 def run(env, policy, seed: int) -> tuple[float, float]:
-    """(window_value, wall seconds) of one episode; act_on passes planners the forecast."""
-    env.batch.reset(seed)
-    policy.reset(seed)
+    """(window_value, wall seconds) of one episode; planners get the forecast (agents.policy.act_on)."""
     t0 = time.perf_counter()
-    while not env.truncated:
-        env.batch.step(act_on(policy, env.batch))
-    return float(env.metrics()["window_value"]), time.perf_counter() - t0
+    value = play(policy, env.batch, [seed])["window_value"][0]
+    return float(value), time.perf_counter() - t0
 
 
 def main() -> None:

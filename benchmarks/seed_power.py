@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from agents.heuristics import HEURISTICS, PARAM_RANGES, heuristic_params, make_policy
-from agents.policy import act_on
+from agents.policy import play
 from leaderboard.stats import seeds_for_power
 from leaderboard.suite import V2_TASKS
 from orbit_env.batch import BatchEnv
@@ -33,12 +33,7 @@ from orbit_env.env import OrbitComputeEnv
 def window_values(scenario: str, seeds: list[int], name: str, params: dict) -> np.ndarray:
     """Per-seed ``window_value`` of one policy, all seeds as one batch."""
     env = BatchEnv(scenario, len(seeds))
-    policy = make_policy(name, OrbitComputeEnv(scenario, max_cycles=1), **params)
-    env.reset(seed=seeds)
-    policy.reset(0)
-    while not (env.t >= env.max_cycles).all():
-        env.step(act_on(policy, env))
-    return env.metrics()["window_value"]
+    return play(make_policy(name, OrbitComputeEnv(scenario, max_cycles=1), **params), env, seeds)["window_value"]
 
 
 def variants(name: str) -> list[dict]:

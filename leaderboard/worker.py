@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from agents.heuristics import make_policy
-from agents.policy import ArrayPolicy, act_on
+from agents.policy import ArrayPolicy, play
 from leaderboard.metrics import episode_metrics
 from leaderboard.suite import env_hash
 from orbit_env.batch import BatchEnv
@@ -70,15 +70,9 @@ def check_actions(actions: Any, n_envs: int, n_agents: int, n_actions: int, t: i
 def run_episodes(env: BatchEnv, policy: ArrayPolicy, seeds: Sequence[int]) -> list[dict[str, float]]:
     """The seeded episodes of ``env`` (one per seed) run to their end together; the metrics of each, in
     order. The policy gets (B, N, ...) copies of the observations and masks, so it cannot alter the env."""
-    seeds = [int(s) for s in seeds]
-    env.reset(seed=seeds)
-    policy.reset(seeds)
     B, N, A = env.num_envs, env.n_agents, env.n_actions
-    while True:
-        actions = act_on(policy, env, copy=True)
-        _, _, _, _, truncated, _ = env.step(check_actions(actions, B, N, A, int(env.t[0])))
-        if truncated.all():
-            return episode_metrics(env)
+    play(policy, env, seeds, copy=True, check=lambda actions, t: check_actions(actions, B, N, A, t))
+    return episode_metrics(env)
 
 
 def run_episode(env: OrbitComputeEnv, policy: ArrayPolicy, seed: int) -> dict[str, float]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from agents.heuristics import REFERENCE, make_policy
 from agents.learned import load_policy
-from agents.policy import act_on
+from agents.policy import play
 from leaderboard.stats import mean, normalise, stratified_bootstrap
 from orbit_env.batch import BatchEnv
 
@@ -28,12 +28,7 @@ def delivered(scenario: str, overrides: dict[str, Any], make: Callable[[BatchEnv
     """Delivered value of each seeded episode (the leaderboard's metric). All seeds run as one BatchEnv,
     the policy acting on (episodes, satellites) arrays; each equals its episode run alone."""
     env = BatchEnv(scenario, len(seeds), overrides=overrides, autoreset_mode="disabled")
-    policy = make(env)
-    policy.reset(list(seeds))  # one generator per episode: a stochastic policy draws as in each episode alone
-    env.reset(seed=list(seeds))
-    for _ in range(env.max_cycles):
-        env.step(act_on(policy, env))
-    return env.metrics()["delivered_value"]
+    return play(make(env), env, seeds)["delivered_value"]
 
 
 def compare(spec: str, scenario: str, overrides: dict[str, Any], seeds: Sequence[int], heuristics: Sequence[str]) -> list[dict[str, Any]]:
