@@ -29,6 +29,7 @@ myst_heading_anchors = 3                 # the pages link to each other's sectio
 
 autodoc_default_options = {"members": True, "member-order": "bysource"}
 autodoc_typehints = "signature"
+autodoc_inherit_docstrings = False       # PettingZoo's and Gymnasium's own docstrings are theirs, in reST
 autodoc_mock_imports = ["torch", "stable_baselines3", "sb3_contrib"]  # the train extra is optional for the site
 
 html_theme = "furo"

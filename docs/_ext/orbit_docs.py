@@ -12,6 +12,7 @@ every value with the source comment beside it, the defaults it leaves) and, for 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -102,6 +103,11 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|")
 
 
+def _value(value) -> str:
+    """A value as the TOML file would spell it: strings quoted, booleans lower case."""
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else json.dumps(value)
+
+
 def toml_comments(path: Path) -> tuple[str, dict[str, str]]:
     """The file's header comment and each ``section.key``'s trailing comment (its source)."""
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -161,7 +167,7 @@ def scenario_card(name: str, cards: dict[str, str]) -> str:
             value = getattr(part, g.name)
             in_file = g.name in given.get(f.name, {})
             source = comments.get(key, "") if in_file else "default"
-            out.append(f"| `{key}` | `{_cell(value)}` | {_cell(source)} | {_cell(g.metadata.get('doc', ''))} |")
+            out.append(f"| `{key}` | `{_cell(_value(value))}` | {_cell(source)} | {_cell(g.metadata.get('doc', ''))} |")
         out.append("")
     return "\n".join(out)
 
