@@ -22,7 +22,7 @@ extensions = [
 ]
 source_suffix = {".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "README.md"]
+exclude_patterns = ["_build"]
 myst_enable_extensions = ["colon_fence", "dollarmath"]
 suppress_warnings = ["misc.highlighting_failure"]  # the pages' JSON with "..." elisions stays plain text
 myst_heading_anchors = 3                 # the pages link to each other's sections by slug

@@ -90,11 +90,9 @@ def _write(path: Path, text: str) -> None:
 def env_card() -> str:
     import importlib
 
-    from orbit_env import orbit_compute_v2
-
-    doc = importlib.import_module(ENV_MODULE).__doc__
-    summary, _, body = doc.partition("\n")
-    name = orbit_compute_v2.parallel_env.__module__.rsplit(".", 1)[-1]
+    module = importlib.import_module(ENV_MODULE)
+    summary, _, body = module.__doc__.partition("\n")
+    name = module.OrbitComputeEnv.metadata["name"]
     return (f"# The env card: {name}\n\n{summary}\n\nThis page is the module docstring of `{ENV_MODULE}`, "
             f"rendered as it is.\n{body}")
 
