@@ -17,6 +17,7 @@ config is given in Python.
 from __future__ import annotations
 
 import tempfile
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -108,6 +109,7 @@ def main(frames: int = 96_000, frames_per_batch: int = 2_880, envs: int = 2, max
     config.evaluation, config.render, config.loggers = False, False, [] if quiet else ["csv"]
     config.checkpoint_at_end, config.create_json = False, not quiet
     config.save_folder = out or tempfile.mkdtemp(prefix="benchmarl-orbit-")
+    Path(config.save_folder).mkdir(parents=True, exist_ok=True)  # BenchMARL makes only the run's folder inside it
     record = Record()
     experiment = Experiment(task=task, algorithm_config=algorithm, model_config=model, critic_model_config=model, seed=seed, config=config, callbacks=[record])
     experiment.run()
