@@ -90,7 +90,7 @@ class Record(Callback):
         self.losses.append({k: float(v.mean()) for k, v in training_td.items() if k.startswith("loss_")})
 
 
-def main(frames: int = 96_000, frames_per_batch: int = 2_880, envs: int = 2, max_cycles: int = 1_440, seed: int = 0, out: str | None = None, quiet: bool = False) -> dict:
+def main(frames: int = 48_000, frames_per_batch: int = 2_880, envs: int = 2, max_cycles: int = 1_440, seed: int = 0, out: str | None = None, quiet: bool = False) -> dict:
     """Run MAPPO for ``frames`` env steps (each moves every satellite once) in ``envs`` episodes at a time;
     return the frames of each batch, the loss terms of each update, the share of legal actions per batch and
     how many actions the policy took that the mask forbade (0)."""

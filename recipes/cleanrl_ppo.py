@@ -68,13 +68,12 @@ def rows(x: np.ndarray, dtype=torch.float32) -> torch.Tensor:
     return torch.tensor(np.ascontiguousarray(x).reshape(-1, *x.shape[2:]), dtype=dtype)
 
 
-def main(total_steps: int = 2_000_000, num_envs: int = 8, num_steps: int = 256, max_cycles: int = 1_440, seed: int = 0, quiet: bool = False) -> dict:
+def main(total_steps: int = 600_000, num_envs: int = 8, num_steps: int = 256, max_cycles: int = 1_440, seed: int = 0, quiet: bool = False) -> dict:
     """Train for ``total_steps`` agent-steps (one satellite deciding once); return a summary: steps taken,
     each update's losses, the delivered value of every finished episode, the share of legal actions per
     rollout and how many actions the env counted as illegal (0 with the mask)."""
     cfg = PPOConfig()
     torch.set_num_threads(RunConfig().torch_threads)  # one thread, as orbit-env train: small MLPs gain nothing from more
-    np.random.seed(seed)
     torch.manual_seed(seed)
     env = BatchEnv(SCENARIO, num_envs, max_cycles=max_cycles, overrides=OVERRIDES, autoreset_mode="same_step")
     obs_np, mask_np, _ = env.reset(seed=seed)

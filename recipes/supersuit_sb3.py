@@ -29,7 +29,7 @@ SCENARIO = "three-body-12"
 OVERRIDES = {"episode.reward": "individual", "episode.dense_shaping": True}  # as train/configs/three-body-12.toml
 
 
-def main(timesteps: int = 200_000, n_steps: int = 256, max_cycles: int = 1_440, copies: int = 2, seed: int = 0, quiet: bool = False) -> dict:
+def main(timesteps: int = 600_000, n_steps: int = 256, max_cycles: int = 1_440, copies: int = 2, seed: int = 0, quiet: bool = False) -> dict:
     """Train PPO for ``timesteps`` agent-steps; return the model and the episodes VecMonitor recorded
     (one per satellite per episode, each with SB3's ``r``, ``l`` and ``t``)."""
     cfg = PPOConfig()

@@ -59,7 +59,7 @@ def make_agents(env: PettingZooWrapper, cfg: PPOConfig) -> tuple[ProbabilisticAc
     return actor, critic
 
 
-def main(frames: int = 96_000, frames_per_batch: int = 1_440, max_cycles: int = 1_440, seed: int = 0, quiet: bool = False) -> dict:
+def main(frames: int = 48_000, frames_per_batch: int = 1_440, max_cycles: int = 1_440, seed: int = 0, quiet: bool = False) -> dict:
     """Train for ``frames`` env steps (each moves every satellite once); return what happened, for tests and
     logs: frames, losses per update, mean reward and share of legal actions per iteration, and how many
     actions the policy took that the mask forbade (0)."""
