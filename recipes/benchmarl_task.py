@@ -107,7 +107,7 @@ def main(frames: int = 48_000, frames_per_batch: int = 2_880, envs: int = 2, max
     config.on_policy_n_minibatch_iters = ppo.n_epochs  # passes over the batch, as in orbit-env train
     config.clip_grad_val = ppo.max_grad_norm
     config.evaluation, config.render, config.loggers = False, False, [] if quiet else ["csv"]
-    config.checkpoint_at_end, config.create_json = False, not quiet
+    config.checkpoint_at_end = False
     config.save_folder = out or tempfile.mkdtemp(prefix="benchmarl-orbit-")
     Path(config.save_folder).mkdir(parents=True, exist_ok=True)  # BenchMARL makes only the run's folder inside it
     record = Record()
