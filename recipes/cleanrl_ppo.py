@@ -90,6 +90,7 @@ def main(total_steps: int = 600_000, num_envs: int = 8, num_steps: int = 256, ma
     start = time.time()
 
     while summary["steps"] < total_steps:
+        ended_before = len(summary["delivered_value"])
         # ---- rollout: num_steps decisions of every satellite
         for t in range(num_steps):
             with torch.no_grad():
@@ -143,8 +144,8 @@ def main(total_steps: int = 600_000, num_envs: int = 8, num_steps: int = 256, ma
                 summary["losses"].append({"policy": policy_loss.item(), "value": value_loss.item(), "entropy": entropy.mean().item()})
         summary["updates"] += 1
         if not quiet:
-            recent = summary["delivered_value"][-num_envs:]
-            shown = f"{np.mean(recent):7.2f}" if recent else "    n/a"
+            ended = summary["delivered_value"][ended_before:]  # the episodes that ended in this rollout
+            shown = f"{np.mean(ended):7.2f}" if ended else "      -"
             print(
                 f"steps {summary['steps']:>9}  delivered/episode {shown}  policy {policy_loss.item():7.4f}  "
                 f"value {value_loss.item():8.4f}  entropy {entropy.mean().item():5.3f}  {summary['steps'] / (time.time() - start):6.0f} steps/s"
