@@ -238,12 +238,23 @@ def _truncate_curve(path: Path, timesteps: int) -> None:
     atomic_write_bytes(path, buf.getvalue().encode())
 
 
-def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False, progress: bool = True) -> TrainResult:
-    """Train (or resume) a run in ``out`` up to ``cfg.timesteps`` agent-steps, then export and plot."""
+def score_run(cfg: TrainConfig, out: Path, spec_path: Path, label: str, title: str) -> None:
+    """baselines.json and curve.png of a finished run: the heuristics and the exported policy on the same seeds."""
     from agents import make_policy
     from agents.learned import load_policy
     from train.evaluate import delivered
     from train.plot import plot_curves
+
+    seeds = [BASELINE_SEED + i for i in range(cfg.run.baseline_episodes)]
+    scored = {name: (lambda e, n=name: make_policy(n, e)) for name in cfg.run.baselines} | {f"{label.lower()} (exported)": lambda e: load_policy(spec_path, e)}
+    baselines = {name: float(delivered(cfg.scenario, cfg.env.overrides, make, seeds).mean()) for name, make in scored.items()}
+    atomic_write_bytes(out / "baselines.json", json.dumps({"seeds": seeds, "delivered_value": baselines}, indent=1).encode())
+    plot_curves({label: out / "curve.csv"}, out / "curve.png", baselines, title=title)
+
+
+def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train (or resume) a run in ``out`` up to ``cfg.timesteps`` agent-steps, then export and plot."""
+    from agents import make_policy
 
     out = Path(out)
     torch.set_num_threads(cfg.run.torch_threads)
@@ -287,11 +298,7 @@ def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False
     venv.close()
 
     policy_path, spec_path = export_run(out)
-    seeds = [BASELINE_SEED + i for i in range(cfg.run.baseline_episodes)]
-    scored = {name: (lambda e, n=name: make_policy(n, e)) for name in cfg.run.baselines} | {"ppo (exported)": lambda e: load_policy(spec_path, e)}
-    baselines = {name: float(delivered(cfg.scenario, cfg.env.overrides, make, seeds).mean()) for name, make in scored.items()}
-    atomic_write_bytes(out / "baselines.json", json.dumps({"seeds": seeds, "delivered_value": baselines}, indent=1).encode())
-    plot_curves({"PPO": out / "curve.csv"}, out / "curve.png", baselines, title=f"MaskablePPO on {cfg.scenario} (seed {seed})")
+    score_run(cfg, out, spec_path, "PPO", f"MaskablePPO on {cfg.scenario} (seed {seed})")
     sps = (model.num_timesteps - start) / max(session_s, 1e-9)
     summary = {"timesteps": model.num_timesteps, "wall_s": wall_s, "session_wall_s": session_s, "session_steps_per_s": sps}
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
