@@ -117,3 +117,43 @@ def test_sharded_leaderboard_rows_and_failures_equal_the_local_evaluators(tmp_pa
     assert status["net"] == ("ranked", "") and status["edf-safe"] == ("ranked", "")
     assert "the worker process died (exit code 3): about to exit" in status["dies"][1]
     assert "crashed at step 2: RuntimeError: the policy blew up" in status["raises"][1]
+
+
+TINY_TOML = f"""
+scenario = "{SCENARIO}"
+timesteps = 768
+[env]
+n_envs = 2
+overrides = {{ "episode.max_cycles" = {CYCLES} }}
+[ppo]
+n_steps = {CYCLES}
+batch_size = 256
+n_epochs = 1
+net_arch = [16]
+activation = "relu"
+[run]
+baseline_episodes = 1
+baselines = ["random"]
+"""
+
+
+def test_the_command_lines_train_export_and_evaluate_through_ray(tmp_path, capsys):
+    from orbit_env.cli import main
+    from train.export import main as export_main
+
+    (tmp_path / "tiny.toml").write_text(TINY_TOML)
+    run = tmp_path / "run"
+    assert main(["train", "--backend", "rllib", "--config", str(tmp_path / "tiny.toml"), "--out", str(run), "--quiet"]) == 0
+    assert main(["train", "--config", str(tmp_path / "tiny.toml"), "--address", "auto", "--out", str(tmp_path / "x")]) == 2
+    assert "--address is for --backend rllib" in capsys.readouterr().err
+    assert export_main([str(run), str(tmp_path / "picked.safetensors"), "--checkpoint", str(rllib.checkpoints(run)[0])]) == 0
+    picked = json.loads((tmp_path / "picked.json").read_text())
+    assert picked["network"] == {"layers": ["pi.0"], "output": "logits", "activation": "relu"}
+    assert picked["weights"]["sha256"] == json.loads((run / "policy.json").read_text())["weights"]["sha256"]  # one checkpoint: the same
+
+    for db, extra in (("local.sqlite", []), ("ray.sqlite", ["--ray-address", "local"])):
+        args = ["evaluate", "edf-safe", "greedy", "--suite", "smoke", "--scenario", SCENARIO, "--db", str(tmp_path / db), "--workers", "2", "--quiet"]
+        assert main(args + extra) == 0
+    from leaderboard.suite import SMOKE
+
+    assert rows_of(tmp_path / "ray.sqlite", SMOKE) == rows_of(tmp_path / "local.sqlite", SMOKE) != []
