@@ -165,7 +165,7 @@ class RayWorker(WorkerProcess):
         import ray
 
         try:
-            ray.get(self.actor.close.remote(), timeout=30)
+            ray.get(self.actor.close.remote(), timeout=10)
         except ray.exceptions.RayError:
             pass
         ray.kill(self.actor)

@@ -230,11 +230,10 @@ def train(
     cpus = connect(address, num_cpus)
     if env_runners is None:
         env_runners = max(1, cpus - 1)
-    algo = algorithm_config(cfg, seed, env_runners).build_algo()
-    meta = {"timesteps": 0, "wall_s": 0.0, "episodes": 0, "seed": seed}
+    meta = json.loads((found[-1] / "meta.json").read_text()) if resume else {"timesteps": 0, "wall_s": 0.0, "episodes": 0, "seed": seed}
+    algo = algorithm_config(cfg, seed + meta["timesteps"], env_runners).build_algo()  # a resume does not replay the first episodes' seeds
     if resume:
         algo.restore_from_path(str(found[-1].absolute()))
-        meta = json.loads((found[-1] / "meta.json").read_text())
         _truncate_curve(out / "curve.csv", meta["timesteps"])
     start, last_ckpt, wall_before, t0 = meta["timesteps"], meta["timesteps"], meta["wall_s"], time.time()
     curve_path = out / "curve.csv"
