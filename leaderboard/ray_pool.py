@@ -26,6 +26,11 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
+try:
+    import ray
+except ImportError:  # connect() says what to install
+    ray = None
+
 from agents.confined import UnsafeFileError, list_confined, read_confined, relative_parts
 from agents.learned import WEIGHTS_LIMIT
 from leaderboard.entries import MAX_FILES, MAX_FOLDER_BYTES
@@ -38,8 +43,8 @@ RELAY_BYTES = 1 << 16  # one read of the remote worker's output, as WorkerProces
 def connect(address: str | None = LOCAL, num_cpus: int | None = None) -> int:
     """Connect to the Ray cluster at ``address`` (``auto``: the one this machine has joined; ``local`` or
     None: start an instance here with ``num_cpus``, default the machine's) unless connected; its CPUs."""
-    import ray
-
+    if ray is None:
+        raise ValueError('running on Ray needs the ray extra: pip install -e ".[ray]"')
     if not ray.is_initialized():
         local = address in (None, LOCAL)
         ray.init(address=None if local else address, num_cpus=num_cpus if local else None, include_dashboard=False, log_to_driver=False)
@@ -100,8 +105,6 @@ class RayWorker(WorkerProcess):
     actor_class = None  # RemoteWorker as a Ray actor class, made once a process
 
     def __init__(self, cmd: Sequence[str]):
-        import ray
-
         if RayWorker.actor_class is None:
             RayWorker.actor_class = ray.remote(num_cpus=1, max_concurrency=4)(RemoteWorker)
         self.buf, self.ready, self.task, self.started, self.built = b"", False, None, 0.0, False
@@ -113,8 +116,6 @@ class RayWorker(WorkerProcess):
 
     def _relay(self, fd: int) -> None:
         """Copy the remote worker's output into the pipe until it ends (or its actor does)."""
-        import ray
-
         try:
             while data := ray.get(self.actor.read.remote()):
                 while data:
@@ -129,8 +130,6 @@ class RayWorker(WorkerProcess):
 
     def write(self, data: bytes) -> bool:
         """Ship the task's submission folder to the actor once, then the task; False if the actor is gone."""
-        import ray
-
         folder = json.loads(data)["entry"].get("folder")
         try:
             if folder and folder not in self.shipped:
@@ -145,16 +144,12 @@ class RayWorker(WorkerProcess):
             return False
 
     def death(self) -> str:
-        import ray
-
         try:
             return ray.get(self.actor.death.remote(), timeout=30)
         except ray.exceptions.RayError as e:
             return f"the Ray actor running the worker died ({type(e).__name__})"
 
     def kill(self) -> None:
-        import ray
-
         try:
             ray.get(self.actor.kill.remote(), timeout=30)
         except ray.exceptions.RayError:
@@ -162,8 +157,6 @@ class RayWorker(WorkerProcess):
 
     def close(self) -> None:
         """Stop the remote worker and its actor, and release the pipe."""
-        import ray
-
         try:
             ray.get(self.actor.close.remote(), timeout=10)
         except ray.exceptions.RayError:

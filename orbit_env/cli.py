@@ -198,7 +198,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_train(args) -> int:
-    """Train MaskablePPO on a scenario (see docs/training.md); needs the [train] extra."""
+    """Train PPO on a scenario (see docs/training.md): MaskablePPO (the [train] extra), or RLlib (the [ray] extra, docs/ray.md)."""
     from train.config import ConfigError, TrainConfig, load_config
     from train.ppo import RunError, train
 
@@ -214,8 +214,10 @@ def cmd_train(args) -> int:
             cfg = dataclasses.replace(cfg, timesteps=args.timesteps)
         out = args.out or f"runs/{cfg.scenario}{'-rllib' if args.backend == 'rllib' else ''}-seed{args.seed}"
         if args.backend == "rllib":
-            from train import rllib
-
+            try:
+                from train import rllib
+            except ImportError as e:
+                raise RunError(f"--backend rllib needs the ray extra (pip install -e \".[ray]\"): {e}") from None
             result = rllib.train(cfg, out, seed=args.seed, resume=args.resume, progress=not args.quiet, address=args.address)
         else:
             result = train(cfg, out, seed=args.seed, resume=args.resume, progress=not args.quiet)
@@ -273,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--config", help="training config TOML (default: train/configs/SCENARIO.toml, else the defaults)")
     sp.add_argument("--timesteps", type=positive_int, help="total agent-steps (one per satellite per env step); default from the config")
     sp.add_argument("--seed", type=non_negative_int, default=0, help="seed of the run (default 0)")
-    sp.add_argument("--out", help="run directory (default runs/SCENARIO-seedS)")
+    sp.add_argument("--out", help="run directory (default runs/SCENARIO-seedS, runs/SCENARIO-rllib-seedS with --backend rllib)")
     sp.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.add_argument("--backend", choices=("sb3", "rllib"), default="sb3",

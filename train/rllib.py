@@ -22,6 +22,7 @@ temporary name and renamed, so an interrupted save never leaves a checkpoint tha
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -32,12 +33,20 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from ray.rllib.algorithms.ppo import PPOConfig
+from ray.rllib.callbacks.callbacks import RLlibCallback
+from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+from ray.rllib.core.rl_module.rl_module import RLModule, RLModuleSpec
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
+from ray.rllib.examples.rl_modules.classes.action_masking_rlm import ActionMaskingTorchRLModule
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_AGENT_STEPS_SAMPLED
+from tqdm import tqdm
 
+from leaderboard.ray_pool import connect
 from orbit_env.env import OrbitComputeEnv
 from train.config import TrainConfig, config_from_dict
 from train.export import atomic_write_bytes, export_policy
-from train.ppo import CURVE_FIELDS, RunError, TrainResult, _truncate_curve, score_run
+from train.ppo import CURVE_FIELDS, RunError, TrainResult, _truncate_curve, score_run, start_run
 
 POLICY = "shared"  # the one module every satellite maps to
 MODULE_PATH = ("learner_group", "learner", "rl_module", POLICY)  # the module inside an RLlib checkpoint
@@ -73,18 +82,14 @@ class RLlibOrbitEnv(MultiAgentEnv):
         return self._obs(), rewards, {**terms, "__all__": False}, {**truncs, "__all__": any(truncs.values())}, infos
 
 
-def _episode_row_callback():
-    """An RLlibCallback class logging each finished episode's (return per satellite, delivered value, length)."""
-    from ray.rllib.callbacks.callbacks import RLlibCallback
+class EpisodeRows(RLlibCallback):
+    """Logs each finished episode's (return per satellite, delivered value, length) for the curve."""
 
-    class EpisodeRows(RLlibCallback):
-        def on_episode_end(self, *, episode, metrics_logger=None, **kwargs) -> None:
-            infos = episode.get_infos(-1)
-            delivered = next(info["episode_metrics"]["delivered_value"] for info in infos.values() if "episode_metrics" in info)
-            n = max(len(episode.agent_ids), 1)
-            metrics_logger.log_value(ROW_KEY, [episode.get_return() / n, delivered, episode.env_steps()], reduce="item_series")
-
-    return EpisodeRows
+    def on_episode_end(self, *, episode, metrics_logger=None, **kwargs) -> None:
+        infos = episode.get_infos(-1)
+        delivered = next(info["episode_metrics"]["delivered_value"] for info in infos.values() if "episode_metrics" in info)
+        n = max(len(episode.agent_ids), 1)
+        metrics_logger.log_value(ROW_KEY, [episode.get_return() / n, delivered, episode.env_steps()], reduce="item_series")
 
 
 def algorithm_config(cfg: TrainConfig, seed: int, env_runners: int):
@@ -93,11 +98,6 @@ def algorithm_config(cfg: TrainConfig, seed: int, env_runners: int):
     A rollout is ``ppo.n_steps x env.n_envs x satellites`` agent-steps, gathered by ``env_runners`` remote
     env runners (0: in the driver) of ``env.n_envs`` episodes each; ``ppo.batch_size`` agent-steps a minibatch.
     """
-    from ray.rllib.algorithms.ppo import PPOConfig
-    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
-    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-    from ray.rllib.examples.rl_modules.classes.action_masking_rlm import ActionMaskingTorchRLModule
-
     p = cfg.ppo
     for key, value, allowed in (("ppo.critic", p.critic, "local"), ("bc.steps", cfg.bc.steps, 0), ("env.team_weight", cfg.env.team_weight, 0)):
         if value != allowed:
@@ -116,7 +116,7 @@ def algorithm_config(cfg: TrainConfig, seed: int, env_runners: int):
         )  # fmt: skip
         .multi_agent(policies={POLICY}, policy_mapping_fn=lambda agent_id, episode, **kw: POLICY, count_steps_by="agent_steps")
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={POLICY: RLModuleSpec(module_class=ActionMaskingTorchRLModule, model_config=model)}))
-        .callbacks(_episode_row_callback())
+        .callbacks(EpisodeRows)
         .debugging(seed=seed)
     )
 
@@ -145,8 +145,6 @@ def checkpoints(out: Path) -> list[Path]:
 
 def load_module(checkpoint: Path):
     """The shared RLModule of an RLlib checkpoint (no Ray instance needed)."""
-    from ray.rllib.core.rl_module.rl_module import RLModule
-
     return RLModule.from_checkpoint(checkpoint.joinpath(*MODULE_PATH).absolute())
 
 
@@ -188,8 +186,6 @@ def save_checkpoint(algo, out: Path, meta: dict[str, Any], keep: int) -> Path:
 
 
 def _steps(result: dict[str, Any]) -> int:
-    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_AGENT_STEPS_SAMPLED
-
     sampled = result.get(ENV_RUNNER_RESULTS, {}).get(NUM_AGENT_STEPS_SAMPLED, 0)
     return int(sum(sampled.values()) if isinstance(sampled, dict) else sampled)
 
@@ -201,32 +197,13 @@ def train(
     """Train (or resume) an RLlib run in ``out`` up to ``cfg.timesteps`` agent-steps, then export and plot.
 
     Ray: the cluster at ``address`` (``auto``: the one this machine has joined), else a local instance of
-    ``num_cpus`` (default the machine's); an instance this process already started is used as it is. ``env_runners`` remote env
-    runners sample (default: one per CPU of the cluster but the driver's, at least one).
+    ``num_cpus`` (default the machine's); an instance this process already started is used as it is.
+    ``env_runners`` remote env runners sample (default: one per CPU of the cluster but the driver's, at least one).
     """
-    import csv
-
-    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS
-    from tqdm import tqdm
-
-    from leaderboard.ray_pool import connect
-
     out = Path(out)
     torch.set_num_threads(cfg.run.torch_threads)
     found = checkpoints(out)
-    if resume:
-        if not found:
-            raise RunError(f"--resume: no checkpoint in {out / 'checkpoints'}; start a new run without --resume")
-        saved = json.loads((out / "config.json").read_text())
-        if saved["seed"] != seed:
-            raise RunError(f"--resume: the run in {out} was started with seed {saved['seed']}, not {seed}")
-        cfg = config_from_dict({**saved["config"], "timesteps": cfg.timesteps}, str(out / "config.json"))
-    elif found or (out / "curve.csv").exists():
-        raise RunError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        atomic_write_bytes(out / "config.json", json.dumps({"seed": seed, "config": cfg.to_dict(), "backend": "rllib"}, indent=1).encode())
-
+    cfg = start_run(cfg, out, seed, resume, found, backend="rllib")
     cpus = connect(address, num_cpus)
     if env_runners is None:
         env_runners = max(1, cpus - 1)
@@ -263,7 +240,7 @@ def train(
     policy_path, spec_path = export_run(out)
     sps = (meta["timesteps"] - start) / max(session_s, 1e-9)
     summary = {"timesteps": meta["timesteps"], "wall_s": wall_before + session_s, "session_wall_s": session_s, "session_steps_per_s": sps, "backend": "rllib"}
-    score_run(cfg, out, spec_path, "RLlib PPO", f"RLlib PPO on {cfg.scenario} (seed {seed})")
+    score_run(cfg, out, spec_path, f"RLlib PPO on {cfg.scenario} (seed {seed})")
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
     return TrainResult(out, meta["timesteps"], session_s, sps, policy_path)
 
