@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -19,7 +20,8 @@ from agents.policy import play  # noqa: E402
 from leaderboard.board import build_board  # noqa: E402
 from leaderboard.entries import resolve  # noqa: E402
 from leaderboard.evaluate import evaluate  # noqa: E402
-from leaderboard.ray_pool import RayWorker  # noqa: E402
+from agents.confined import UnsafeFileError  # noqa: E402
+from leaderboard.ray_pool import RayWorker, RemoteWorker, folder_files  # noqa: E402
 from leaderboard.store import Store  # noqa: E402
 from orbit_env.batch import BatchEnv  # noqa: E402
 from test_leaderboard import BAD_WORKER, TINY, network, rows_of, submission  # noqa: E402
@@ -157,3 +159,28 @@ def test_the_command_lines_train_export_and_evaluate_through_ray(tmp_path, capsy
     from leaderboard.suite import SMOKE
 
     assert rows_of(tmp_path / "ray.sqlite", SMOKE) == rows_of(tmp_path / "local.sqlite", SMOKE) != []
+
+
+def test_a_remote_worker_plays_the_shipped_copy_of_a_submission_and_nothing_outside_it(tmp_path):
+    net = submission(tmp_path / "subs", "net", {"spec": "policy.json"}, kind="safetensors")
+    network(net)
+    entry = resolve(str(net))
+    remote = RemoteWorker(None)  # the actor's class, here in this process
+    try:
+        with pytest.raises(UnsafeFileError, match="must be a relative path inside its folder"):
+            remote.receive("elsewhere", {"../escaped.json": b"{}"})
+        assert not (remote.root / "escaped.json").exists()
+        remote.receive(str(net), folder_files(str(net)))
+        shutil.rmtree(net)  # the worker can only be reading the copy
+        task = {"id": 5, "entry": entry.task(), "scenario": SCENARIO, "seeds": [1000], "max_cycles": 8}
+        assert remote.write((json.dumps(task) + "\n").encode())
+        out = b""
+        while b'"id": 5' not in out:
+            chunk = remote.read()
+            assert chunk, remote.death()
+            out += chunk
+    finally:
+        remote.close()
+    reply = json.loads(out.splitlines()[-1])
+    assert reply["status"] == "ok" and len(reply["metrics"]) == 1
+    assert not remote.root.exists()  # closing removes the copies
