@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from agents.heuristics import HEURISTICS, make_policy
-from leaderboard.bound import Episode, episode_bound, kth_contact, solve
+from leaderboard.bound import Episode, episode_bound, episode_bounds, kth_contact, solve
 from leaderboard.worker import run_episode
 from orbit_env.env import OrbitComputeEnv
 from orbit_env.physics.power import battery_step
@@ -229,3 +229,11 @@ def test_bound_is_above_every_heuristic(scenario, cycles):
             assert got <= bound.value + 1e-9, (scenario, seed, name, got, bound.value)
             best = max(best, got)
         assert bound.value > 0 and best > 0
+
+
+def test_bounds_of_a_batch_equal_the_bounds_one_at_a_time():
+    batch = episode_bounds("energy-eclipse-24", [3, 4], max_cycles=120)
+    for seed, b in zip((3, 4), batch):
+        alone = episode_bound("energy-eclipse-24", seed, max_cycles=120)
+        assert b.value == alone.value and b.status == alone.status and b.n_vars == alone.n_vars
+    assert batch[0].value != batch[1].value  # two different episodes
