@@ -95,6 +95,10 @@ BUCKET_S = 600.0  # bucket length unless the job count makes the program too lar
 MAX_CREDITS = 300_000  # about 30 s of HiGHS's interior point on one core when the full program must be solved
 SAFETY = 1e-6  # relative margin above every result: HiGHS's tolerance is ~1e-7, float sums differ by ~1e-15
 METHOD = "highs-ds"  # dual simplex: faster than the interior point on this formulation (benchmarks/bound_cost.py)
+# HiGHS's limit is wall time, so a busy machine reaches it sooner and the looser per-job bound would then
+# depend on the load: at 60 s, 3 of v2's 234 test bounds stopped early with two workers beside ~5 other
+# processes; the slowest takes ~10 CPU-s
+TIME_LIMIT_S = 600.0
 CREDIT_BINS_PER_HALVING = 50  # credits of one job within a factor 2^(1/50) (1.4%) of each other are merged
 
 
@@ -252,7 +256,7 @@ class _Rows:
         return m, cat(self.rhs)
 
 
-def solve(ep: Episode, bucket_steps: int, time_limit_s: float = 60.0) -> Bound:
+def solve(ep: Episode, bucket_steps: int, time_limit_s: float = TIME_LIMIT_S) -> Bound:
     """The bound of ``ep`` with buckets of ``bucket_steps`` steps."""
     t0 = time.perf_counter()
     T = ep.n_steps
@@ -495,7 +499,7 @@ def default_bucket_steps(ep: Episode) -> int:
 
 def episode_bound(
     scenario: str, seed: int, max_cycles: int | None = None, overrides: dict | None = None,
-    time_limit_s: float = 60.0, bucket_steps: int | None = None,
+    time_limit_s: float = TIME_LIMIT_S, bucket_steps: int | None = None,
 ) -> Bound:  # fmt: skip
     """Upper bound on ``window_value`` for the episode ``parallel_env(scenario, overrides).reset(seed)`` starts."""
     env = OrbitComputeEnv(scenario, max_cycles=max_cycles, overrides=overrides)
@@ -504,7 +508,7 @@ def episode_bound(
     return solve(ep, bucket_steps or default_bucket_steps(ep), time_limit_s)
 
 
-def episode_bounds(scenario: str, seeds: Sequence[int], max_cycles: int | None = None, time_limit_s: float = 60.0) -> list[Bound | Exception]:
+def episode_bounds(scenario: str, seeds: Sequence[int], max_cycles: int | None = None, time_limit_s: float = TIME_LIMIT_S) -> list[Bound | Exception]:
     """``episode_bound`` of each seed, from one batched reset of all of them (a reset with its warm start
     costs about as much as a bound, and a batch of 8 resets about twice one). Each entry is the seed's
     Bound, or the exception its solve raised, so one failure does not lose the others."""
