@@ -150,12 +150,13 @@ SOLVED: list[tuple[str, int, int]] = []  # what the fake provider was asked
 BOUNDS: dict[tuple[str, int], float] = {}
 
 
-def fake_bound(scenario: str, seed: int, max_cycles: int | None = None) -> FakeBound:
-    """episode_bound's signature; the value comes from BOUNDS, the solve time is 0.25 s per seed index."""
-    SOLVED.append((scenario, seed, max_cycles))
-    if BOUNDS[(scenario, seed)] is None:
-        raise RuntimeError("infeasible")
-    return FakeBound(BOUNDS[(scenario, seed)], 0.25 * (seed - 999), 100, 50, "optimal")
+def fake_bound(scenario: str, seeds, max_cycles: int | None = None) -> list:
+    """episode_bounds' signature; the value comes from BOUNDS, the solve time is 0.25 s per seed index."""
+    SOLVED.extend((scenario, seed, max_cycles) for seed in seeds)
+    return [
+        RuntimeError("infeasible") if BOUNDS[(scenario, seed)] is None else FakeBound(BOUNDS[(scenario, seed)], 0.25 * (seed - 999), 100, 50, "optimal")
+        for seed in seeds
+    ]
 
 
 def paired_store(path: Path, values=VALUES, spans=SPAN, split="test") -> Store:
