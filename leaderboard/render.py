@@ -301,7 +301,7 @@ def plot_scenario_scores(board: Board) -> str:
         x = np.arange(len(groups)) + (i - (len(ranked) - 1) / 2) * width
         point = np.array([v[0] for v in iv])
         err = np.array([[v[0] - v[1] for v in iv], [v[2] - v[0] for v in iv]])
-        ax.bar(x, point, width, yerr=err, capsize=2, label=e.name)
+        ax.bar(x, point, width, yerr=err, capsize=2, label=_label(e))
     ax.axhline(0, color="black", lw=0.8)
     ax.axhline(100, color="grey", lw=0.8, ls="--")
     ax.set_xticks(np.arange(len(groups)), groups, rotation=15)
@@ -323,7 +323,7 @@ def plot_profile(board: Board) -> str:
     taus = np.linspace(-100.0, 200.0, 301)  # from far below random to twice the reference
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for e in board.ranked:
-        ax.plot(taus, performance_profile(e.all_scores(), taus), label=e.name)
+        ax.plot(taus, performance_profile(e.all_scores(), taus), label=_label(e))
     ax.set_xlabel("normalised score τ")
     ax.set_ylabel("fraction of episodes with score > τ")
     ax.set_title("Performance profile")
