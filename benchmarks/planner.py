@@ -9,8 +9,9 @@ heuristic, and the planner at each horizon (orbits) and re-planning period; each
 = 0, the bound = 100). It prints one Markdown row per planner setting: its mean score, the paired difference
 from the best heuristic (the highest mean window value on these seeds) with the board's 95% interval
 (``leaderboard.stats.paired_bootstrap``), the median and p99 solve time, the median number of variables, the
-solves per satellite-step and the CPU time per episode (solve times are HiGHS's wall times:
-on a loaded machine they grow with the load).
+solves per satellite-step and the CPU time per episode, and the solves that hit the time limit (solve times
+are HiGHS's wall times: on a loaded machine they grow with the load, and so do the time-outs, whose incumbents
+make the planner's actions depend on the load).
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def main() -> None:
             solved = sum(x[0] for x in pol.stats)  # satellites planned (a central solve plans several)
             print(f"| {sc} | {args.policy} | {hor:g} | {every} | {score(vals).mean():.1f} | {d[0]:+.1f} [{d[1]:+.1f}, {d[2]:+.1f}] | "
                   f"{np.median(secs):.1f} | {np.percentile(secs, 99):.1f} | {int(np.median([x[1] for x in pol.stats]))} | "
-                  f"{solved / sat_steps:.2f} | {wall:.0f} |" + (f" fallbacks {pol.fallbacks}" if pol.fallbacks else ""), flush=True)  # fmt: skip
+                  f"{solved / sat_steps:.2f} | {wall:.0f} |" + (f" fallbacks {pol.fallbacks}" if pol.fallbacks else "")
+                  + (f" time-outs {timeouts}" if (timeouts := sum("time limit" in x[3].lower() for x in pol.stats)) else ""), flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
