@@ -114,7 +114,7 @@ def _summary(s: Summary) -> str:
 @_user_errors
 def cmd_evaluate(args) -> int:
     from leaderboard.entries import resolve, unique
-    from leaderboard.render import md_table, main_table, unranked_table
+    from leaderboard.render import main_table, md_table, subset_note, unranked_table
 
     entries = unique([resolve(p) for p in args.policy])
     summary = _run(args, entries, args.scenario)
@@ -124,9 +124,11 @@ def cmd_evaluate(args) -> int:
         print(f"note: {board.note}")
     mine = {e.name for e in entries}
     header, rows = main_table(board)
-    print("\n".join(md_table((header, [r for r in rows if not args.only or r[1].rstrip(" †") in mine]))))
+    print("\n".join(md_table((header, [r for r in rows if not args.only or r[1].rstrip(" †‡") in mine]))))
+    if note := subset_note(board):
+        print("\n" + note)
     header, rows = unranked_table(board)
-    rows = [r for r in rows if r[0].rstrip(" †") in mine]
+    rows = [r for r in rows if r[0].rstrip(" †‡") in mine]
     if rows:
         print("\n" + "\n".join(md_table((header, rows))))
     return 1 if summary.failed else 0
@@ -153,7 +155,7 @@ def cmd_leaderboard(args) -> int:
     out = args.out or (ROOT / board_dir(get_suite(args.suite)) if _split(args) == "test" else None)
     if out and not args.no_write:
         _output_dir(out)
-    entries = registered()
+    entries = registered(suite=args.suite)
     summary = _run(args, entries, bounds=not args.power)
     board = _board(args, entries)
     if args.power:
@@ -174,7 +176,7 @@ def cmd_board(args) -> int:
 
     if args.write:
         _output_dir(args.write)
-    entries = registered()
+    entries = registered(suite=args.suite)
     board = _board(args, entries)
     if args.power:
         return _power(board)

@@ -243,7 +243,7 @@ def plan(
             continue
         done = {(r.scenario, r.seed) for r in rows}
         already += len(done)
-        mine = [ep for ep in episodes if not entry.scenarios or ep.scenario in entry.scenarios]
+        mine = [ep for ep in suite.episodes(key.split, scenarios, entry.seeds) if not entry.scenarios or ep.scenario in entry.scenarios]
         todo += [(e, h, ep) for ep in mine if (ep.scenario, ep.seed) not in done]
     size = {sc: satellite_count(load_scenario(sc)) for sc in {ep.scenario for _, _, ep in todo}}
     groups: dict[tuple, list[Episode]] = {}
