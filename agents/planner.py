@@ -42,8 +42,10 @@ Decentralised (``planner``): one program per satellite from its own observation.
 (``planner-central``): one program for the constellation, the same blocks joined by what satellites share:
 a window entry admitted by several satellites goes to one only.
 
-Cost: each decision has a HiGHS ``time_limit_s``; a timed-out solve uses its incumbent, and no incumbent or
-any solver failure falls back to ``edf-safe`` for that satellite. A planned action the mask forbids becomes
+Cost: the MILP stops after ``NODE_LIMIT`` branch-and-bound nodes (a limit that does not depend on the
+machine's load, so board rows repeat) and each decision has a HiGHS ``time_limit_s`` as a safety net; a
+stopped solve uses its incumbent, and no incumbent or any solver failure falls back to ``edf-safe`` for that
+satellite. A planned action the mask forbids becomes
 edf-safe's. ``stats`` records every solve (variables, seconds, status) for the benchmark.
 """
 
@@ -309,6 +311,9 @@ def build(progs: list[Program], model: Model, exact: bool = False, share_entries
     return V, R, maps
 
 
+NODE_LIMIT = 200  # branch-and-bound nodes per MILP: deterministic, unlike the time limit
+
+
 def solve(progs: list[Program], model: Model, time_limit_s: float, exact: bool = False, share_entries: bool = False,
           solver=milp) -> list[Plan | None]:  # fmt: skip
     """Plans for ``progs`` from one HiGHS call; None for each where no solution was found (time-out without
@@ -320,7 +325,7 @@ def solve(progs: list[Program], model: Model, time_limit_s: float, exact: bool =
     try:  # the relaxation first: when its integer variables come out integral it is the MILP's optimum
         for kind in (np.zeros_like(integer), integer):
             left = time_limit_s - (time.perf_counter() - t0)
-            res = solver(cost, constraints=cons, integrality=kind, bounds=bounds, options={"time_limit": max(left, 1e-9), "mip_rel_gap": 1e-6})
+            res = solver(cost, constraints=cons, integrality=kind, bounds=bounds, options={"time_limit": max(left, 1e-9), "node_limit": NODE_LIMIT, "mip_rel_gap": 1e-6})
             x, status = getattr(res, "x", None), str(getattr(res, "message", ""))
             if x is None or np.all(np.abs(x[integer > 0] - np.round(x[integer > 0])) < 1e-6):
                 break
@@ -389,7 +394,7 @@ class PlannerPolicy(ArrayPolicy):
     central = False
 
     def __init__(self, layout, actions, sheet: Datasheet, horizon_orbits: float = 1.0, block_steps: int = 3,
-                 replan_every: int = 5, time_limit_s: float = 1.0, soc_margin: float = 0.05, temp_margin_c: float = 1.0,
+                 replan_every: int = 5, time_limit_s: float = 10.0, soc_margin: float = 0.05, temp_margin_c: float = 1.0,
                  partial_credit: float = 0.5):  # fmt: skip
         super().__init__(layout, actions)
         self.sheet = sheet
