@@ -26,7 +26,7 @@ from agents.confined import MIB, UnsafeFileError, list_confined, read_confined, 
 from agents.heuristics import HEURISTICS, check_params
 from agents.learned import WEIGHTS_LIMIT
 from agents.planner import PLANNERS
-from leaderboard.suite import BOUND, tree_hash
+from leaderboard.suite import BOUND, V2_TASKS, tree_hash
 from orbit_env.scenario import shipped_scenarios
 
 SUBMISSIONS_DIR = Path(__file__).parent / "submissions"
@@ -103,13 +103,16 @@ def baselines() -> list[Entry]:
 PLANNER_SEEDS = 2
 PLANNER_SUITES = ("v2",)
 BOARD_PLANNERS = ("planner",)
+# combined-walker-120's episodes cost the planner 6-15 CPU-min each, above the board's 600 s per episode: the
+# planners play the other scenarios (the board shows "-" there); benchmarks/planner.py measures it on 120 steps.
+PLANNER_SCENARIOS = tuple(t.scenario for t in V2_TASKS if t.scenario != "combined-walker-120")
 
 
 def planners(names=BOARD_PLANNERS) -> list[Entry]:
     """The planners ``names`` as baselines on the first ``PLANNER_SEEDS`` seeds of each scenario (recorded in
     their metadata, which the board reads)."""
     return [
-        Entry(name, "baseline", heuristic=name, seeds=PLANNER_SEEDS, meta={"description": _summary(cls), "seeds": PLANNER_SEEDS})
+        Entry(name, "baseline", heuristic=name, seeds=PLANNER_SEEDS, scenarios=PLANNER_SCENARIOS, meta={"description": _summary(cls), "seeds": PLANNER_SEEDS})
         for name, cls in PLANNERS.items() if name in names
     ]
 
