@@ -199,6 +199,8 @@ def cmd_check(args) -> int:
 
 def cmd_train(args) -> int:
     """Train MaskablePPO on a scenario (see docs/training.md); needs the [train] extra."""
+    if args.algo == "ppo-scratch":
+        return _train_scratch(args)
     from train.config import ConfigError, load_config
     from train.ppo import RunError, train
 
@@ -214,6 +216,23 @@ def cmd_train(args) -> int:
     print(f"trained {result.timesteps:,} agent-steps in {result.wall_s:.0f} s ({result.steps_per_s:,.0f} steps/s); "
           f"policy {result.policy_path}, curve {result.out / 'curve.png'}")
     return 0
+
+
+def _train_scratch(args) -> int:
+    """``--algo ppo-scratch``: train.ppo_scratch with train/configs/scratch/SCENARIO.toml (or --config)."""
+    from pathlib import Path
+
+    from train.ppo_scratch import main as scratch
+
+    if args.resume:
+        print("orbit-env: error: --resume is not supported with --algo ppo-scratch", file=sys.stderr)
+        return 2
+    config = args.config or (Path(__file__).parents[1] / "train" / "configs" / "scratch" / f"{args.scenario}.toml")
+    argv = ["train", "--seed", str(args.seed), "--out", args.out or f"runs/{args.scenario or 'scratch'}-scratch-seed{args.seed}"]
+    argv += ["--config", str(config)] if Path(config).is_file() else []
+    argv += ["--scenario", args.scenario] if args.scenario else []
+    argv += ["--agent-steps", str(args.timesteps)] if args.timesteps else []
+    return scratch(argv + (["--quiet"] if args.quiet else []))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="run directory (default runs/SCENARIO-seedS)")
     sp.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument("--algo", choices=("maskable-ppo", "ppo-scratch"), default="maskable-ppo",
+                    help="maskable-ppo: SB3's MaskablePPO on the native layout (train/ppo.py); ppo-scratch: the set network on the "
+                         "universal layout (train/ppo_scratch.py, config train/configs/scratch/SCENARIO.toml)")  # fmt: skip
     sp.set_defaults(func=cmd_train)
 
     from leaderboard.cli import add_commands

@@ -318,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--seeds", default="0-9", help="inclusive range (dev seeds by default; the board's test seeds are apart)")
     e.add_argument("--heuristics", default="random,greedy,edf-safe,balance")
     e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="scenario override, e.g. orbit.sats_per_plane=8")
+    e.add_argument("--json", type=Path, help="also write the values here ({\"delivered_value\": means} is what python -m train.plot --baselines reads)")
     args = p.parse_args(argv)
     overrides = {k: tomllib.loads(f"v = {v}")["v"] for k, _, v in (s.partition("=") for s in args.set)}
     if args.cmd == "train":
@@ -332,6 +333,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{r.agent_steps_per_s:,.0f} agent-steps/s; policy {r.spec}")  # fmt: skip
         return 0
     rows = paired(args.spec, args.scenario, seed_range(args.seeds), args.heuristics.split(","), overrides)
+    if args.json:
+        means = {("ppo (exported)" if k == "policy" else k): r["mean"] for k, r in rows.items()}
+        record = {"scenario": args.scenario, "overrides": overrides, "seeds": seed_range(args.seeds), "delivered_value": means, "paired": rows}
+        atomic_write_bytes(args.json, (json.dumps(record, indent=1) + "\n").encode())
     print(f"{args.scenario} {' '.join(args.set)} seeds {args.seeds}: policy delivers {rows['policy']['mean']:.1f}")
     print("| heuristic | delivered | policy - heuristic, mean [95% CI] |\n|---|---:|---:|")
     for name, r in rows.items():
