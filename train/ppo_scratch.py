@@ -54,6 +54,7 @@ from train.ppo import CURVE_FIELDS
 from train.vec_env import blend
 
 ORBIT_H = 95 / 60  # a 550 km orbit lasts about 95 minutes
+TRAIN_SEEDS = 10_000_000  # training episodes are seeded from here: apart from dev (0-...) and test (1000-...) seeds
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def train(cfg: ScratchConfig, out: str | Path, progress: bool = True) -> Scratch
     T, B, N = cfg.n_steps, cfg.n_envs, env.n_agents
     updates = max(1, -(-cfg.agent_steps // (T * B * N)))
     ret_rms, ret = RunningMeanStd(shape=()), np.zeros((B, N))
-    obs, mask, _ = env.reset(seed=cfg.seed)
+    obs, mask, _ = env.reset(seed=TRAIN_SEEDS + cfg.seed * cfg.n_envs)
     x, m = torch.from_numpy(ul.obs(obs)), torch.from_numpy(ul.mask(mask))
     buf = {k: torch.zeros((T, B, N, *s), dtype=d) for k, s, d in (("x", (U.UNIVERSAL_SIZE,), torch.float32), ("m", (U.UNIVERSAL_ACTIONS.n,), torch.bool),
            ("a", (), torch.int64), ("logp", (), torch.float32), ("v", (), torch.float32), ("r", (), torch.float32), ("boot", (), torch.float32))}  # fmt: skip
