@@ -254,7 +254,7 @@ def _update(model: SetActorCritic, opt, cfg: ScratchConfig, buf: dict[str, torch
             nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             opt.step()
     with torch.no_grad():
-        kl = ((ratio - 1) - (logp - buf["logp"][idx])).mean()
+        kl = ((ratio - 1) - (logp - buf["logp"][idx])).mean()  # of the last minibatch (Schulman's k3 estimator)
     return {"entropy": entropy.item(), "kl": kl.item(), "value_loss": value_loss.item()}
 
 
