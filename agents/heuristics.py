@@ -254,8 +254,8 @@ REFERENCE = SafeEDFPolicy.name  # the leaderboard's 100 (random is its 0)
 
 def policy_classes() -> dict[str, type[ArrayPolicy]]:
     """Every policy ``make_policy`` builds by name: the heuristics and the planners (``agents.planner``, which
-    builds on the heuristics, hence the late import). The planners are not board baselines by default: a
-    suite's episodes of them cost minutes each (docs/planner.md)."""
+    builds on the heuristics, hence the late import). The planners' episodes cost minutes each: the board
+    runs them on a subset of the seeds (leaderboard.entries.planners, docs/planner.md)."""
     from agents.planner import PLANNERS
 
     return {**HEURISTICS, **PLANNERS}

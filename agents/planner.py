@@ -9,7 +9,8 @@ current step is one block with integer decisions (run which job at which power l
 window entry), the rest of the horizon is cut into blocks of ``block_steps`` steps whose decisions are
 relaxed (continuous). It then takes the first step, and follows the plan's later blocks until the next
 decision point (every ``replan_every`` steps, and at events: a contact, a job finishing or arriving, a
-change in the admission window it may take from, safe mode, thermal shutdown, an upset, or a planned action the mask forbids). Per block b:
+change in the admission window it may take from, safe mode, thermal shutdown, an upset, or a planned action the mask
+forbids); a planned level too hot at the observed temperature steps down to the highest cool one instead. Per block b:
 
 - Variables: u[b, p] steps at power level p; w[j, b] full-speed seconds of work on job j (queued slots,
   in-flight uplinks and the admission window's entries); a[j, 0] which job runs now (binary);
@@ -41,8 +42,10 @@ Decentralised (``planner``): one program per satellite from its own observation.
 (``planner-central``): one program for the constellation, the same blocks joined by what satellites share:
 a window entry admitted by several satellites goes to one only.
 
-Cost: each decision has a HiGHS ``time_limit_s``; a timed-out solve uses its incumbent, and no incumbent or
-any solver failure falls back to ``edf-safe`` for that satellite. A planned action the mask forbids becomes
+Cost: the MILP stops after ``NODE_LIMIT`` branch-and-bound nodes (a limit that does not depend on the
+machine's load, so board rows repeat) and each decision has a HiGHS ``time_limit_s`` as a safety net; a
+stopped solve uses its incumbent, and no incumbent or any solver failure falls back to ``edf-safe`` for that
+satellite. A planned action the mask forbids becomes
 edf-safe's. ``stats`` records every solve (variables, seconds, status) for the benchmark.
 """
 
@@ -308,6 +311,9 @@ def build(progs: list[Program], model: Model, exact: bool = False, share_entries
     return V, R, maps
 
 
+NODE_LIMIT = 200  # branch-and-bound nodes per MILP: deterministic, unlike the time limit
+
+
 def solve(progs: list[Program], model: Model, time_limit_s: float, exact: bool = False, share_entries: bool = False,
           solver=milp) -> list[Plan | None]:  # fmt: skip
     """Plans for ``progs`` from one HiGHS call; None for each where no solution was found (time-out without
@@ -319,7 +325,7 @@ def solve(progs: list[Program], model: Model, time_limit_s: float, exact: bool =
     try:  # the relaxation first: when its integer variables come out integral it is the MILP's optimum
         for kind in (np.zeros_like(integer), integer):
             left = time_limit_s - (time.perf_counter() - t0)
-            res = solver(cost, constraints=cons, integrality=kind, bounds=bounds, options={"time_limit": max(left, 1e-9), "mip_rel_gap": 1e-6})
+            res = solver(cost, constraints=cons, integrality=kind, bounds=bounds, options={"time_limit": max(left, 1e-9), "node_limit": NODE_LIMIT, "mip_rel_gap": 1e-6})
             x, status = getattr(res, "x", None), str(getattr(res, "message", ""))
             if x is None or np.all(np.abs(x[integer > 0] - np.round(x[integer > 0])) < 1e-6):
                 break
@@ -388,7 +394,7 @@ class PlannerPolicy(ArrayPolicy):
     central = False
 
     def __init__(self, layout, actions, sheet: Datasheet, horizon_orbits: float = 1.0, block_steps: int = 3,
-                 replan_every: int = 5, time_limit_s: float = 1.0, soc_margin: float = 0.05, temp_margin_c: float = 1.0,
+                 replan_every: int = 5, time_limit_s: float = 10.0, soc_margin: float = 0.05, temp_margin_c: float = 1.0,
                  partial_credit: float = 0.5):  # fmt: skip
         super().__init__(layout, actions)
         self.sheet = sheet
@@ -467,12 +473,13 @@ class PlannerPolicy(ArrayPolicy):
 
     def _signature(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """(..., F) what makes a satellite re-plan when it changes: contact, safe mode, thermal shutdown, upset
-        recovery, the loaded job, which slots hold runnable jobs or results, and which window entries it may
+        recovery, the loaded job, which slots hold runnable jobs (a job arriving or finishing; results, which the
+        program does not plan, do not count), and which window entries it may
         admit and what they are (their work and value): a plan that chose not to admit keeps its choice
         while the offer stays the same (at most ``replan_every`` steps)."""
         L, A = self.layout, self.actions
         own = [L.own_field(obs, f) > 0.5 for f in ("contact", "safe_mode", "thermal_off")] + [L.own_field(obs, "gpu_recovering") > 0]
-        slot = [L.slot_field(obs, f) > 0.5 for f in ("runnable", "result", "active")]
+        slot = [L.slot_field(obs, f) > 0.5 for f in ("runnable", "active")]
         parts = [np.stack(own, axis=-1)] + slot
         if A.G:
             may = mask[..., A.n - A.G :] > 0
@@ -495,21 +502,27 @@ class PlannerPolicy(ArrayPolicy):
                                slots=np.full((B, N, self.forecast_steps), -1))  # fmt: skip
         st = self._state
         safe = self.safe.act_arrays(obs, mask)
-        # the plan's action for this step, where a plan is being followed
-        off = np.minimum(st["age"], self.forecast_steps - 1)
+        # the plan's action for this step, where a plan is being followed (step ``age`` of it: its step 0 was taken)
+        age = st["age"] + 1
+        off = np.minimum(age, self.forecast_steps - 1)
         lv = np.take_along_axis(st["levels"], off[..., None], -1)[..., 0]
         sl = np.take_along_axis(st["slots"], off[..., None], -1)[..., 0]
-        planned = np.where(lv >= 0, A.run(np.maximum(sl, 0), np.maximum(lv, 0)), A.IDLE)
+        # the plan assumed a temperature: a planned level too hot at the observed node steps down to the highest
+        # cap under it that is cool (no new solve); only when none is does the satellite re-plan
+        caps = self.sheet.caps_w
         node_c = decode.node_temp_c(self.layout.own_field(obs, "temp"))
-        cool = node_c + self.sheet.k_per_w * self.sheet.caps_w[np.maximum(lv, 0)] <= self.model.limit_c  # the plan assumed a temperature
+        cool_caps = np.where((node_c[..., None] + self.sheet.k_per_w * caps <= self.model.limit_c) & (caps <= caps[np.maximum(lv, 0)][..., None]), caps, -np.inf)
+        cool = np.isfinite(cool_caps.max(-1))
+        lv = np.where((lv >= 0) & cool, cool_caps.argmax(-1), lv)
+        planned = np.where(lv >= 0, A.run(np.maximum(sl, 0), np.maximum(lv, 0)), A.IDLE)
         legal = (np.take_along_axis(mask, planned[..., None], -1)[..., 0] > 0) & ((lv < 0) | ((sl >= 0) & cool))
-        due = (st["age"] >= self.replan_every) | (sig != st["sig"]).any(axis=-1) | ~legal
+        due = (age >= self.replan_every) | (sig != st["sig"]).any(axis=-1) | ~legal
         base = planned.copy()
         for b in range(B):
             sats = np.flatnonzero(due[b])
             if len(sats):
                 base[b, sats] = self._decide(b, sats, obs[b], mask[b], forecast, safe[b])
-        st["sig"], st["age"] = sig, np.where(due, 0, st["age"] + 1)
+        st["sig"], st["age"] = sig, np.where(due, 0, age)
         # checkpoints and sends keep the loaded job computing at its level: only where the plan does that too
         L = self.layout
         active = L.slot_field(obs, "active") > 0.5

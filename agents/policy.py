@@ -85,25 +85,34 @@ class ArrayPolicy:
         raise NotImplementedError
 
 
-def act_on(policy: ArrayPolicy, env, copy: bool = False) -> np.ndarray:
+def act_on(policy: ArrayPolicy, env, read_only: bool = False) -> np.ndarray:
     """(B, N) actions of ``policy`` for the current step of a ``BatchEnv`` (an ``OrbitComputeEnv``'s is
-    ``env.batch``), with the forecast when the policy asks for one. ``copy``: hand the policy copies of the
-    observations and masks, so that a policy that writes into them cannot change the env."""
-    obs, mask = (env.observations.copy(), env.action_masks.copy()) if copy else (env.observations, env.action_masks)
+    ``env.batch``), with the forecast when the policy asks for one. ``read_only``: hand the policy read-only
+    views of the observations and masks, so that a policy that writes into them raises instead of changing
+    the env (as safe as copies, which cost ~10% of a step; a step replaces the arrays, never rewrites them)."""
+    obs, mask = env.observations, env.action_masks
+    if read_only:
+        obs, mask = _read_only(obs), _read_only(mask)
     if policy.forecast_steps:
         return policy.act_arrays(obs, mask, forecast=env.forecast(policy.forecast_steps))
     return policy.act_arrays(obs, mask)
 
 
-def play(policy: ArrayPolicy, env, seeds: Sequence[int], copy: bool = False, check=None) -> dict[str, np.ndarray]:
+def _read_only(a: np.ndarray) -> np.ndarray:
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
+def play(policy: ArrayPolicy, env, seeds: Sequence[int], read_only: bool = False, check=None) -> dict[str, np.ndarray]:
     """Run the seeded episodes of a ``BatchEnv`` (one per seed) to their end with ``policy``, reset with one
     generator per episode so that each acts as it would alone; returns ``env.metrics()`` ((B,) arrays).
-    ``copy``: as ``act_on``'s. ``check(actions, t)``: returns the actions to step, or raises on bad ones."""
+    ``read_only``: as ``act_on``'s. ``check(actions, t)``: returns the actions to step, or raises on bad ones."""
     seeds = [int(s) for s in seeds]
     env.reset(seed=seeds)
     policy.reset(seeds)
     while True:
-        actions = act_on(policy, env, copy)
+        actions = act_on(policy, env, read_only)
         if check is not None:
             actions = check(actions, int(env.t[0]))
         truncated = env.step(actions)[4]

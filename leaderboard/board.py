@@ -8,8 +8,12 @@ interrupted or has not run: rerunning it resumes). Scores need the suite's zero 
 (suite v2: the zero baseline and the bound of every episode, see leaderboard.bound_rows).
 
 Suite v2 also compares every entry, paired by seed, with the best baseline of each scenario (the baseline
-with the highest mean of the suite's metric), and the board reports the seeds that a 2% difference needs
-(``power_table``). The bound is not an entry: its rows are read into ``Board.bound``.
+on every seed with the highest mean of the suite's metric), and the board reports the seeds that a 2%
+difference needs (``power_table``). The bound is not an entry: its rows are read into ``Board.bound``.
+
+An entry may run on a subset of the seeds (``Entry.seeds``: the first k of each scenario, recorded in its
+metadata): its scores, IQM and means cover those episodes only (the board says so), it is never the best
+baseline, and its paired comparisons use the seeds it shares with the best baseline.
 """
 
 from __future__ import annotations
@@ -63,8 +67,12 @@ class EntryResult:
     status: str  # "ranked", "partial", "incomplete" or "failed"
     reason: str  # why it failed, or what is missing
     done: int  # episodes recorded ok
+    episodes: int = 0  # episodes it plays: of its scenarios, and of its seed subset if it has one
+    of: int = 0  # episodes of its scenarios in the split (more than ``episodes``: it runs on a subset)
     values: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # scenario -> metric -> per seed
+    seeds: dict[str, np.ndarray] = field(default_factory=dict)  # scenario -> the seeds of ``values``
     scores: dict[str, np.ndarray] = field(default_factory=dict)  # scenario -> normalised score per seed
+    score_seeds: dict[str, np.ndarray] = field(default_factory=dict)  # scenario -> the seeds of ``scores``
     iqm: Interval | None = None
     mean_score: float | None = None
     scenario_scores: dict[str, Interval] = field(default_factory=dict)
@@ -79,6 +87,11 @@ class EntryResult:
 
     def all_scores(self) -> np.ndarray:
         return np.concatenate(list(self.scores.values()))
+
+    @property
+    def subset(self) -> bool:
+        """Whether it runs on a subset of the seeds of its scenarios."""
+        return self.episodes < self.of
 
 
 @dataclass
@@ -116,12 +129,12 @@ def _result(
     if kind == "?" and unrecorded:
         kind, meta = unrecorded
     plays = [sc for sc in suite.scenarios if sc in meta.get("scenarios", suite.scenarios)]
-    episodes = suite.episodes(key.split, tuple(plays)) if plays else []
+    episodes = suite.episodes(key.split, tuple(plays), int(meta.get("seeds", 0))) if plays else []
     rows = store.rows(key, name, entry_hash)
     order = {(ep.scenario, ep.seed): i for i, ep in enumerate(episodes)}
     failures = sorted((r for r in rows if r.status == "failed"), key=lambda r: order.get((r.scenario, r.seed), len(order)))
     ok = {(r.scenario, r.seed): r.metrics for r in rows if r.status == "ok" and (r.scenario, r.seed) in order}
-    res = EntryResult(name, entry_hash, kind, meta, "ranked", "", len(ok))
+    res = EntryResult(name, entry_hash, kind, meta, "ranked", "", len(ok), len(episodes), len(suite.episodes(key.split, tuple(plays))) if plays else 0)
     if failures:
         f = failures[0]
         res.status, res.reason = "failed", f"{f.scenario} seed {f.seed}: {f.reason}"
@@ -132,6 +145,7 @@ def _result(
     else:
         for sc in plays:
             seeds = [ep.seed for ep in episodes if ep.scenario == sc]
+            res.seeds[sc] = np.array(seeds, int)
             res.values[sc] = {k: np.array([ok[(sc, s)][k] for s in seeds], float) for k in dict.fromkeys((suite.metric, *keys))}
         if len(plays) < len(suite.scenarios):
             res.status, res.reason = "partial", f"plays {', '.join(plays)} only: see the per-scenario tables"
@@ -141,7 +155,7 @@ def _result(
 def _score(res: EntryResult, zero: EntryResult, ref: EntryResult) -> None:
     for sc, vals in res.values.items():
         z, r = zero.values[sc]["delivered_value"].mean(), ref.values[sc]["delivered_value"].mean()
-        res.scores[sc] = stats.normalise(vals["delivered_value"], z, r)
+        res.scores[sc], res.score_seeds[sc] = stats.normalise(vals["delivered_value"], z, r), res.seeds[sc]
 
 
 def _score_paired(board: Board, played: list[EntryResult], zero: EntryResult, bound: EntryResult) -> None:
@@ -160,11 +174,13 @@ def _score_paired(board: Board, played: list[EntryResult], zero: EntryResult, bo
         for res in played:
             if sc not in res.values:
                 continue
-            v = res.values[sc][m]
-            above = v > b + BOUND_TOLERANCE * np.maximum(1.0, np.abs(b))
-            board.warnings += [f"{res.name} delivers {vi:.4g} on {sc} seed {seed}, above its bound {bi:.4g}" for seed, vi, bi, a in zip(seeds, v, b, above) if a]
-            if clear.any():
-                res.scores[sc] = stats.paired_normalise(v[clear], z[clear], b[clear])
+            v, at = res.values[sc][m], np.array([seeds.index(seed) for seed in res.seeds[sc]], int)  # its seeds among the split's
+            above = v > b[at] + BOUND_TOLERANCE * np.maximum(1.0, np.abs(b[at]))
+            board.warnings += [f"{res.name} delivers {vi:.4g} on {sc} seed {seed}, above its bound {bi:.4g}"
+                               for seed, vi, bi, a in zip(res.seeds[sc], v, b[at], above) if a]  # fmt: skip
+            keep = clear[at]
+            if keep.any():
+                res.scores[sc], res.score_seeds[sc] = stats.paired_normalise(v[keep], z[at][keep], b[at][keep]), res.seeds[sc][keep]
 
 
 def _aggregate(res: EntryResult) -> None:
@@ -176,28 +192,38 @@ def _aggregate(res: EntryResult) -> None:
 
 
 def _best_baselines(board: Board) -> dict[str, EntryResult]:
-    """Scenario -> the ranked baseline with the highest mean of the suite's metric (ties: first by name)."""
-    baselines = sorted((e for e in board.ranked if e.kind == "baseline"), key=lambda e: e.name)
+    """Scenario -> the ranked baseline on every seed with the highest mean of the suite's metric (ties: first by name)."""
+    baselines = sorted((e for e in board.ranked if e.kind == "baseline" and not e.subset), key=lambda e: e.name)
     m = board.suite.metric
     return {sc: max(baselines, key=lambda e: e.values[sc][m].mean()) for sc in board.suite.scenarios} if baselines else {}
 
 
+def shared(x: EntryResult, y: EntryResult, sc: str, metric: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``x``'s and ``y``'s values of ``metric`` on scenario ``sc`` (their scores if ``metric`` is None), on the seeds
+    both have, in ascending order of seed: what a paired comparison uses when one of them runs on a subset."""
+    xs, xv = (x.seeds[sc], x.values[sc][metric]) if metric else (x.score_seeds[sc], x.scores[sc])
+    ys, yv = (y.seeds[sc], y.values[sc][metric]) if metric else (y.score_seeds[sc], y.scores[sc])
+    _, i, j = np.intersect1d(xs, ys, assume_unique=True, return_indices=True)
+    return xv[i], yv[j]
+
+
 def _compare(res: EntryResult, best: dict[str, EntryResult], metric: str) -> None:
-    """``res`` against the best baseline of each scenario it plays, paired by seed."""
+    """``res`` against the best baseline of each scenario it plays, paired by seed (the seeds both have)."""
     for sc in res.values:
         b = best[sc]
-        d = res.values[sc][metric] - b.values[sc][metric]
+        x, y = shared(res, b, sc, metric)
         scored = sc in res.scores and sc in b.scores
+        xs, ys = shared(res, b, sc) if scored else (None, None)
         res.versus[sc] = Comparison(
             b.name,
-            stats.paired_bootstrap([res.values[sc][metric]], [b.values[sc][metric]]),
-            stats.paired_bootstrap([res.scores[sc]], [b.scores[sc]]) if scored else None,
-            stats.sign_flip_p(d),
-            stats.probability_of_improvement([res.scores[sc]], [b.scores[sc]]) if scored else None,
+            stats.paired_bootstrap([x], [y]),
+            stats.paired_bootstrap([xs], [ys]) if scored else None,
+            stats.sign_flip_p(x - y),
+            stats.probability_of_improvement([xs], [ys]) if scored else None,
         )
     scenarios = [sc for sc in res.scores if sc in best[sc].scores]
     if res.status == "ranked" and scenarios:
-        xs, ys = [res.scores[sc] for sc in scenarios], [best[sc].scores[sc] for sc in scenarios]
+        xs, ys = zip(*(shared(res, best[sc], sc) for sc in scenarios))
         names = sorted({best[sc].name for sc in scenarios})
         res.versus_all = Comparison(
             names[0] if len(names) == 1 else "best per scenario",
@@ -221,9 +247,10 @@ def power_table(board: Board, effect: float = stats.MIN_EFFECT) -> list[PowerRow
         for e in board.played:
             if e.name in (b.name, board.suite.zero) or sc not in e.values:
                 continue
-            sd = float(np.std(e.values[sc][m] - b.values[sc][m], ddof=1))
+            x, y = shared(e, b, sc, m)
+            sd = float(np.std(x - y, ddof=1))
             level = float(b.values[sc][m].mean())
-            rows.append(PowerRow(sc, e.name, b.name, level, sd, len(task.seeds(board.split)), stats.seeds_for_power(sd, level, effect)))
+            rows.append(PowerRow(sc, e.name, b.name, level, sd, len(x), stats.seeds_for_power(sd, level, effect)))
     return rows
 
 
@@ -264,8 +291,8 @@ def build_board(store: Store, suite: Suite, split: str, current: Sequence[Entry]
         except ValueError as e:
             board.note = f"scores are undefined: {e}"
     rank = {"ranked": 0, "partial": 1, "incomplete": 2, "failed": 3}
-    board.entries = sorted(
-        results.values(), key=lambda r: (rank[r.status], -(r.iqm[0] if r.iqm and board.scored else 0.0), r.name)
+    board.entries = sorted(  # entries on a subset of the seeds after those on every seed: their IQMs cover other episodes
+        results.values(), key=lambda r: (rank[r.status], r.subset, -(r.iqm[0] if r.iqm and board.scored else 0.0), r.name)
     )
     best = _best_baselines(board)
     board.best = {sc: e.name for sc, e in best.items()}

@@ -31,9 +31,23 @@ else is dropped, which can only raise the optimum.
   different satellites at no cost (free, instantaneous relaying); antennas, queue slots, storage and
   one-uplink-at-a-time per satellite are ignored.
 - Time is cut into buckets: within a bucket, energy and compute may be used in any order. Jobs are
-  grouped by (the bucket in which they can first run, model); a group's completed work never exceeds
-  the compute given to the group since that bucket (a job's own order of work is not tracked beyond its
-  earliest finish).
+  grouped by (the bucket in which they can first run, speed class); a group's completed work never
+  exceeds the compute given to the group since that bucket (a job's own order of work is not tracked
+  beyond its earliest finish). Why buckets keep it a bound: map any schedule of the steps to the program
+  by summing over each bucket's steps: satellite-seconds per (class, level), solar used directly, charge
+  and discharge become the bucket's variables, the pooled battery at the bucket's last step its level,
+  and a job finishing at step t takes the credit of the bucket holding t. Every row of the program is
+  then the sum of per-step rows the schedule meets (capacity N x dt per step, demand <= direct +
+  discharge, charge <= the array and the charger, the battery's balance telescoping over the bucket), or
+  weaker (a group may use its whole release bucket, and work done by a bucket's end may complete in it),
+  so the mapped point is feasible; and its objective is at least the schedule's value, because a bucket's
+  credit is the value at the earliest delivery from max(bucket start, earliest finish) <= t, and value
+  and the k-th contact are monotone in time. So the optimum is at least every schedule's value.
+- Speed classes: models whose rates at the levels are one profile times their top rate (all shipped
+  models: ``rate_per_level`` scales one curve) share a class. Measured in seconds at top rate, their work
+  costs the same satellite-seconds and energy at each level, so one pool of compute per class serves
+  them all, each group drawing its allocation from the pool; this is exact, not a relaxation (split a
+  class's compute at each level among its groups in proportion to their allocations).
 - Jobs are fractional (x_j in [0, 1]); a job completing in bucket b is credited with its value at the
   earliest delivery possible from the earliest completion in b (or at the window start, if that is
   earlier).
@@ -47,13 +61,16 @@ else is dropped, which can only raise the optimum.
   load is given away free.
 
 ## Solving
-First a feasibility check: if every job can take its best credit, the per-job bound (each job's best
-value, summed) is the optimum. Otherwise HiGHS's interior point solves the program. Credits of one job
-within 1.4% of each other are merged into one at the later bucket with the larger credit (valid: a later
-completion is never harder). A time limit that stops HiGHS before optimality returns the per-job bound,
-which stays valid. Size: one credit variable per (job, bucket of distinct credit), one compute variable
-per (group, bucket, power level), four energy variables per bucket; one row per job, per (group,
-bucket) and a few per bucket.
+First a feasibility check: can every job take its best credit? That program has only each job's best
+credit, fixed at 1 (a fraction of the full program's size); if it is feasible, the per-job bound (each
+job's best value, summed) is the optimum. Otherwise HiGHS's dual simplex solves the full program. Credits
+of one job within 1.4% of each other are merged into one at the later bucket with the larger credit
+(valid: a later completion is never harder). A time limit that stops HiGHS before optimality returns the
+per-job bound, which stays valid. Size: one credit variable per (job, bucket of distinct credit); per
+speed class, one compute variable per (bucket, power level); per (group, bucket from its release to its
+last credit) one allocation and one stock variable; four energy variables per bucket. One row per job,
+per (group, bucket), per (class, bucket) and a few per bucket. ``benchmarks/bound_cost.py`` measures the
+cost per v2 scenario against the solver the v2 board was first solved with.
 """
 
 from __future__ import annotations
@@ -61,12 +78,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
+from orbit_env.batch import BatchEnv
 from orbit_env.env import OrbitComputeEnv
 from orbit_env.physics.links import bytes_per_step
 from orbit_env.sim import Place, value_at
@@ -75,7 +94,11 @@ from orbit_env.workload.generator import JobBatch
 BUCKET_S = 600.0  # bucket length unless the job count makes the program too large
 MAX_CREDITS = 300_000  # about 30 s of HiGHS's interior point on one core when the full program must be solved
 SAFETY = 1e-6  # relative margin above every result: HiGHS's tolerance is ~1e-7, float sums differ by ~1e-15
-METHOD = "highs-ipm"  # interior point: 5-10x faster than dual simplex on the large programs
+METHOD = "highs-ds"  # dual simplex: faster than the interior point on this formulation (benchmarks/bound_cost.py)
+# HiGHS's limit is wall time, so a busy machine reaches it sooner and the looser per-job bound would then
+# depend on the load: at 60 s, 3 of v2's 234 test bounds stopped early with two workers beside ~5 other
+# processes; the slowest takes ~10 CPU-s
+TIME_LIMIT_S = 600.0
 CREDIT_BINS_PER_HALVING = 50  # credits of one job within a factor 2^(1/50) (1.4%) of each other are merged
 
 
@@ -233,11 +256,10 @@ class _Rows:
         return m, cat(self.rhs)
 
 
-def solve(ep: Episode, bucket_steps: int, time_limit_s: float = 60.0) -> Bound:
+def solve(ep: Episode, bucket_steps: int, time_limit_s: float = TIME_LIMIT_S) -> Bound:
     """The bound of ``ep`` with buckets of ``bucket_steps`` steps."""
     t0 = time.perf_counter()
-    T, N = ep.contact.shape
-    P = len(ep.gpu_w)
+    T = ep.n_steps
     B = -(-T // bucket_steps)
     lo_s, hi_s = ep.window_s
 
@@ -263,37 +285,92 @@ def solve(ep: Episode, bucket_steps: int, time_limit_s: float = 60.0) -> Bound:
     per_job = np.zeros(len(ep.work))
     np.maximum.at(per_job, j, w)
     trivial = float(per_job.sum()) * (1 + SAFETY)  # the margin covers summation order as well
+    left = lambda: max(time_limit_s - (time.perf_counter() - t0), 1.0)  # noqa: E731
+
+    # first: can every job take its best credit (its first)? Then the per-job bound is the optimum. The check
+    # is a program with only those credits, fixed at 1: a fraction of the full program's size.
+    best = np.r_[True, j[1:] != j[:-1]]
+    lp = _program(ep, bucket_steps, start, j[best], b[best], w[best], fixed=True)
+    res = linprog(lp.cost, lp.A_ub, lp.b_ub, lp.A_eq, lp.b_eq, bounds=lp.bounds, method="highs", options={"time_limit": left()})
+    if res.status == 0:
+        return Bound(trivial, time.perf_counter() - t0, lp.n_vars, lp.n_cons, "optimal (every job at its best)")
+    lp = _program(ep, bucket_steps, start, j, b, w)
+    res = linprog(lp.cost, lp.A_ub, lp.b_ub, lp.A_eq, lp.b_eq, bounds=lp.bounds, method=METHOD, options={"time_limit": left()})
+    if res.status == 0:
+        value, status = min(-res.fun * (1 + SAFETY), trivial), "optimal"
+    else:
+        value, status = trivial, f"per-job bound ({res.message})"
+    return Bound(float(value), time.perf_counter() - t0, lp.n_vars, lp.n_cons, status)
+
+
+@dataclass(frozen=True)
+class _Program:
+    """A linear program in ``linprog``'s form (minimise ``cost``)."""
+
+    cost: np.ndarray
+    A_ub: sparse.csr_matrix
+    b_ub: np.ndarray
+    A_eq: sparse.csr_matrix
+    b_eq: np.ndarray
+    bounds: np.ndarray
+
+    @property
+    def n_vars(self) -> int:
+        return len(self.cost)
+
+    @property
+    def n_cons(self) -> int:
+        return self.A_ub.shape[0] + self.A_eq.shape[0]
+
+
+def _program(ep: Episode, bucket_steps: int, start: np.ndarray, j, b, w, fixed: bool = False) -> _Program:
+    """The program over credits (job ``j`` completing in bucket ``b`` earns ``w``; ``j`` ascending, ``b``
+    ascending within a job), for jobs that can first run at ``start``. ``fixed``: every credit is taken."""
+    T, N = ep.contact.shape
+    P = len(ep.gpu_w)
+    B = -(-T // bucket_steps)
 
     cols, eq, ub = _Columns(), _Rows(), _Rows()
-    z = cols.add(len(j), cost=-w, hi=1.0)
+    z = cols.add(len(j), cost=-w, lo=float(fixed), hi=1.0)
     used, jj = np.unique(j, return_inverse=True)
     ub.put(ub.add(np.ones(len(used)))[jj], z)  # each job at most once
 
-    # compute groups g = (release bucket, model): stock S[g, b] of work done but not yet completed
-    rel = start // bucket_steps
+    # compute: run[c, b, p] satellite-seconds of speed class c at level p in bucket b, which do sum_p speed[c, p]
+    # run[c, b, p] full-speed seconds of work; groups g = (release bucket, class) draw it as alloc[g, b], from their
+    # release to their last credit, and keep stock[g, b] of work given but not yet completed
     top = ep.rate.max(axis=1)
-    gkey = rel[used] * len(ep.rate) + ep.model[used]
+    speed, cls = np.unique(ep.rate / top[:, None], axis=0, return_inverse=True)  # full-speed seconds per second
+    cls = cls.ravel()
+    C = len(speed)
+    run = cols.add(C * B * P)
+    run_c, run_b = np.repeat(np.arange(C), B * P), np.tile(np.repeat(np.arange(B), P), C)
+    run_p = np.tile(np.arange(P), C * B)
+    rel = start // bucket_steps
+    gkey = rel[used] * C + cls[ep.model[used]]
     groups, g_of = np.unique(gkey, return_inverse=True)
-    g_rel, g_model = groups // len(ep.rate), groups % len(ep.rate)
-    span = B - g_rel  # buckets b >= release
+    g_rel, g_cls = groups // C, groups % C
+    zg = g_of[jj]
+    g_last = g_rel.copy()
+    np.maximum.at(g_last, zg, b)  # work given to a group after its last credit completes nothing
+    span = g_last - g_rel + 1
     G_first = np.concatenate([[0], np.cumsum(span)[:-1]])  # offset of (g, release bucket) in the flat (g, b)
     gb_g = np.repeat(np.arange(len(groups)), span)
     gb_b = np.repeat(g_rel, span) + np.arange(span.sum()) - np.repeat(G_first, span)
     n_gb = len(gb_g)
-    stock = cols.add(n_gb)
-    run = cols.add(n_gb * P)  # satellite-seconds of group g in bucket b at level p
-    rows = eq.add(np.zeros(n_gb))
+    stock, alloc = cols.add(n_gb), cols.add(n_gb)
+    rows = eq.add(np.zeros(n_gb))  # stock[g, b] - stock[g, b - 1] - alloc[g, b] + completed work = 0
     eq.put(rows, stock, 1.0)
     prev = np.flatnonzero(gb_b > g_rel[gb_g])
     eq.put(rows[prev], stock[prev - 1], -1.0)
-    speed = ep.rate[g_model[gb_g]] / top[g_model[gb_g], None]  # full-speed seconds per second at each level
-    eq.put(np.repeat(rows, P), run, -speed.ravel())
-    zg = g_of[jj]
+    eq.put(rows, alloc, -1.0)
     eq.put(rows[G_first[zg] + b - g_rel[zg]], z, ep.work[j] / top[ep.model[j]])
+    supply = ub.add(np.zeros(C * B))  # sum_g alloc[g, b] <= the class's work in bucket b
+    ub.put(supply[g_cls[gb_g] * B + gb_b], alloc, 1.0)
+    ub.put(supply[run_c * B + run_b], run, -speed[run_c, run_p])
 
     # per bucket: satellite-seconds and energy (Wh) with the pooled battery
     steps_in = np.minimum(np.arange(1, B + 1) * bucket_steps, T) - np.arange(B) * bucket_steps
-    ub.put(np.repeat(ub.add(N * steps_in * ep.dt)[gb_b], P), run)
+    ub.put(ub.add(N * steps_in * ep.dt)[run_b], run)
     hours = ep.dt / 3600.0
     edges = np.arange(B) * bucket_steps
     solar_wh = np.add.reduceat(ep.sunlit.sum(axis=1).astype(float), edges) * ep.solar_w * hours
@@ -301,7 +378,7 @@ def solve(ep: Episode, bucket_steps: int, time_limit_s: float = 60.0) -> Bound:
     direct, charge, discharge, energy = cols.add(B), cols.add(B), cols.add(B), cols.add(B, hi=N * ep.battery_wh)
     unmet = cols.add(B) if ep.unmet_wh > 0 else None
     demand = ub.add(-base_wh)  # base + accelerators <= direct solar + discharge (+ unmet)
-    ub.put(np.repeat(demand[gb_b], P), run, np.tile(ep.gpu_w / 3600.0, n_gb))
+    ub.put(demand[run_b], run, ep.gpu_w[run_p] / 3600.0)
     ub.put(demand, direct, -1.0)
     ub.put(demand, discharge, -1.0)
     if unmet is not None:
@@ -320,20 +397,7 @@ def solve(ep: Episode, bucket_steps: int, time_limit_s: float = 60.0) -> Bound:
     A_ub, b_ub = ub.matrix(cols.n)
     A_eq, b_eq = eq.matrix(cols.n)
     bounds = np.stack([np.concatenate(cols.lo), np.concatenate(cols.hi)], axis=1)
-    n_cons = A_ub.shape[0] + A_eq.shape[0]
-    left = lambda: max(time_limit_s - (time.perf_counter() - t0), 1.0)  # noqa: E731
-    # first: can every job take its best credit? Then the per-job bound is the optimum (a small feasibility check)
-    best = bounds.copy()
-    best[z, 0] = best[z, 1] = np.r_[True, j[1:] != j[:-1]]
-    res = linprog(np.zeros(cols.n), A_ub, b_ub, A_eq, b_eq, bounds=best, method="highs", options={"time_limit": left()})
-    if res.status == 0:
-        return Bound(trivial, time.perf_counter() - t0, cols.n, n_cons, "optimal (every job at its best)")
-    res = linprog(np.concatenate(cols.cost), A_ub, b_ub, A_eq, b_eq, bounds=bounds, method=METHOD, options={"time_limit": left()})
-    if res.status == 0:
-        value, status = min(-res.fun * (1 + SAFETY), trivial), "optimal"
-    else:
-        value, status = trivial, f"per-job bound ({res.message})"
-    return Bound(float(value), time.perf_counter() - t0, cols.n, n_cons, status)
+    return _Program(np.concatenate(cols.cost), A_ub, b_ub, A_eq, b_eq, bounds)
 
 
 # ------------------------------------------------------------------------------------ from an env
@@ -435,10 +499,26 @@ def default_bucket_steps(ep: Episode) -> int:
 
 def episode_bound(
     scenario: str, seed: int, max_cycles: int | None = None, overrides: dict | None = None,
-    time_limit_s: float = 60.0, bucket_steps: int | None = None,
+    time_limit_s: float = TIME_LIMIT_S, bucket_steps: int | None = None,
 ) -> Bound:  # fmt: skip
     """Upper bound on ``window_value`` for the episode ``parallel_env(scenario, overrides).reset(seed)`` starts."""
     env = OrbitComputeEnv(scenario, max_cycles=max_cycles, overrides=overrides)
     env.reset(seed=seed)
     ep = episode_of(env)
     return solve(ep, bucket_steps or default_bucket_steps(ep), time_limit_s)
+
+
+def episode_bounds(scenario: str, seeds: Sequence[int], max_cycles: int | None = None, time_limit_s: float = TIME_LIMIT_S) -> list[Bound | Exception]:
+    """``episode_bound`` of each seed, from one batched reset of all of them (a reset with its warm start
+    costs about as much as a bound, and a batch of 8 resets about twice one). Each entry is the seed's
+    Bound, or the exception its solve raised, so one failure does not lose the others."""
+    env = BatchEnv(scenario, len(seeds), max_cycles=max_cycles, autoreset_mode="disabled")
+    env.reset(seed=[int(s) for s in seeds])
+    out: list[Bound | Exception] = []
+    for b in range(len(seeds)):
+        try:
+            ep = episode_of(env, b)
+            out.append(solve(ep, default_bucket_steps(ep), time_limit_s))
+        except Exception as e:  # noqa: BLE001 - returned to the caller, who names the episode
+            out.append(e)
+    return out

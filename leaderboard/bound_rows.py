@@ -2,7 +2,7 @@
 
 Suite v2 scores every episode against the upper bound of that (scenario, seed) episode
 (``leaderboard.bound.episode_bound``: a relaxation solved with full knowledge of the episode). A solve takes
-seconds to a minute, so each bound is recorded like a policy's result: the bound as the suite's metric, the
+up to seconds, so each bound is recorded like a policy's result: the bound as the suite's metric, the
 size of the program and its solve time (also the row's wall time), and the solver's status in the row's
 reason. The entry hash follows the solver's source file, so a changed relaxation is solved again; a changed
 env or suite already changes the rows' key.
@@ -14,6 +14,7 @@ import hashlib
 import inspect
 import math
 from concurrent.futures import ProcessPoolExecutor
+from itertools import groupby
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -22,7 +23,9 @@ from tqdm import tqdm
 from leaderboard.store import Key, Row, Store
 from leaderboard.suite import BOUND, Suite, env_hash
 
-BoundProvider = Callable[..., object]  # (scenario, seed, max_cycles) -> a Bound (value, seconds, n_vars, n_cons, status)
+# (scenario, seeds, max_cycles) -> per seed a Bound (value, seconds, n_vars, n_cons, status) or the exception its solve raised
+BoundProvider = Callable[..., list]
+BATCH = 8  # seeds per provider call: their env resets run as one batch (leaderboard.bound.episode_bounds)
 DESCRIPTION = "upper bound of each episode: a relaxation solved with full knowledge of the episode (leaderboard/bound.py)"
 
 
@@ -32,10 +35,10 @@ class BoundError(RuntimeError):
 
 def default_provider() -> BoundProvider:
     try:
-        from leaderboard.bound import episode_bound
+        from leaderboard.bound import episode_bounds
     except ImportError as e:
         raise BoundError(f"this suite scores against the upper bound, but leaderboard.bound cannot be imported ({e})") from None
-    return episode_bound
+    return episode_bounds
 
 
 def provider_hash(provider: BoundProvider) -> str:
@@ -55,8 +58,9 @@ def record_bounds(
 ) -> int:
     """Solve and record the bound of every episode of ``suite``/``split`` that has none yet; returns how many.
 
-    With ``workers`` > 1 the bounds are solved in that many processes (the provider must then be a
-    module-level function). A bound that raises or is not a finite number stops with BoundError.
+    The provider gets up to BATCH seeds of one scenario at a time. With ``workers`` > 1 the bounds are solved
+    in that many processes (the provider must then be a module-level function). A bound that raises or is
+    not a finite number stops with BoundError; the bounds before it are recorded.
     """
     provider = provider or default_provider()
     key = Key(suite.name, suite.hash, env_hash(), split)
@@ -66,21 +70,29 @@ def record_bounds(
     todo = [ep for ep in suite.episodes(split, tuple(scenarios or ())) if (ep.scenario, ep.seed) not in done]
     if not todo:
         return 0
-    args = ([ep.scenario for ep in todo], [ep.seed for ep in todo], [ep.max_cycles for ep in todo])
+    chunks = []  # up to BATCH seeds of one (scenario, horizon)
+    for _, group in groupby(todo, key=lambda ep: (ep.scenario, ep.max_cycles)):
+        part = list(group)
+        chunks += [part[i : i + BATCH] for i in range(0, len(part), BATCH)]
+    args = ([c[0].scenario for c in chunks], [tuple(ep.seed for ep in c) for c in chunks], [c[0].max_cycles for c in chunks])
     bar = tqdm(total=len(todo), unit="bound", desc=f"suite {suite.name} {split} bounds", disable=not progress)
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
         results = (pool.map if pool else map)(provider, *args)
-        for ep in todo:
+        for chunk in chunks:
             try:
-                b = next(results)
-            except Exception as e:  # noqa: BLE001 - the solver's failure stops the evaluation, naming the episode
-                raise BoundError(f"solving the bound of {ep.scenario} seed {ep.seed} failed: {type(e).__name__}: {e}") from e
-            if not math.isfinite(b.value):
-                raise BoundError(f"the bound of {ep.scenario} seed {ep.seed} is {b.value} (solver status {b.status!r})")
-            metrics = {suite.metric: float(b.value), "solve_s": float(b.seconds), "n_vars": float(b.n_vars), "n_cons": float(b.n_cons)}
-            store.record(key, Row(BOUND, h, ep.scenario, ep.seed, "ok", str(b.status), metrics, float(b.seconds)))
-            bar.update(1)
+                bounds = next(results)
+            except Exception as e:  # noqa: BLE001 - the solver's failure stops the evaluation, naming the episodes
+                seeds = ", ".join(str(ep.seed) for ep in chunk)
+                raise BoundError(f"solving the bounds of {chunk[0].scenario} seeds {seeds} failed: {type(e).__name__}: {e}") from e
+            for ep, b in zip(chunk, bounds, strict=True):
+                if isinstance(b, BaseException):
+                    raise BoundError(f"solving the bound of {ep.scenario} seed {ep.seed} failed: {type(b).__name__}: {b}") from b
+                if not math.isfinite(b.value):
+                    raise BoundError(f"the bound of {ep.scenario} seed {ep.seed} is {b.value} (solver status {b.status!r})")
+                metrics = {suite.metric: float(b.value), "solve_s": float(b.seconds), "n_vars": float(b.n_vars), "n_cons": float(b.n_cons)}
+                store.record(key, Row(BOUND, h, ep.scenario, ep.seed, "ok", str(b.status), metrics, float(b.seconds)))
+                bar.update(1)
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)

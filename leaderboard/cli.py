@@ -23,7 +23,8 @@ def _common(sp: argparse.ArgumentParser, evaluates: bool = True) -> None:
     sp.add_argument("--split", choices=SPLITS, help="seed split: test (the board) or dev (for tuning); default test, dev with --power")
     sp.add_argument("--db", help="results database (default leaderboard/results.sqlite, or $ORBIT_ENV_RESULTS)")
     if evaluates:
-        sp.add_argument("--workers", type=positive_int, help="parallel worker processes (default: one per core)")
+        sp.add_argument("--workers", type=positive_int, help="parallel worker processes (default: one per core, or per CPU of the Ray cluster)")
+        sp.add_argument("--ray-address", help="run the workers on a Ray cluster (host:port, auto, or local for a Ray instance here); needs the [ray] extra, see docs/ray.md")
         sp.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT_S, help=f"seconds an episode may take before it counts as a failure (default {DEFAULT_TIMEOUT_S:g})")
         sp.add_argument("--retry-failed", action="store_true", help="evaluate entries with recorded failures again")
         sp.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -47,10 +48,15 @@ def _run(args, entries, scenarios=None, bounds=True) -> Summary:
     check_settings(args.workers, args.timeout)  # before the store is opened: bad settings change nothing
     signal.signal(signal.SIGTERM, _interrupt)  # a terminated evaluation stops its workers and keeps its rows
     suite = get_suite(args.suite)
+    workers, pool = args.workers, {}
+    if args.ray_address:
+        from leaderboard.ray_pool import RayWorker, connect
+
+        workers, pool = workers or connect(args.ray_address), {"spawn_worker": RayWorker}
     store = Store(args.db)
     try:
-        summary = evaluate(entries, suite, _split(args), store, workers=args.workers, timeout_s=args.timeout,
-                           scenarios=scenarios, retry_failed=args.retry_failed, progress=not args.quiet)  # fmt: skip
+        summary = evaluate(entries, suite, _split(args), store, workers=workers, timeout_s=args.timeout,
+                           scenarios=scenarios, retry_failed=args.retry_failed, progress=not args.quiet, **pool)  # fmt: skip
         if suite.paired and bounds:
             record_bounds(store, suite, _split(args), scenarios=scenarios, workers=args.workers or default_workers(), progress=not args.quiet)
         return summary
@@ -108,7 +114,7 @@ def _summary(s: Summary) -> str:
 @_user_errors
 def cmd_evaluate(args) -> int:
     from leaderboard.entries import resolve, unique
-    from leaderboard.render import md_table, main_table, unranked_table
+    from leaderboard.render import main_table, md_table, subset_note, unranked_table
 
     entries = unique([resolve(p) for p in args.policy])
     summary = _run(args, entries, args.scenario)
@@ -118,9 +124,11 @@ def cmd_evaluate(args) -> int:
         print(f"note: {board.note}")
     mine = {e.name for e in entries}
     header, rows = main_table(board)
-    print("\n".join(md_table((header, [r for r in rows if not args.only or r[1].rstrip(" †") in mine]))))
+    print("\n".join(md_table((header, [r for r in rows if not args.only or r[1].rstrip(" †‡") in mine]))))
+    if note := subset_note(board):
+        print("\n" + note)
     header, rows = unranked_table(board)
-    rows = [r for r in rows if r[0].rstrip(" †") in mine]
+    rows = [r for r in rows if r[0].rstrip(" †‡") in mine]
     if rows:
         print("\n" + "\n".join(md_table((header, rows))))
     return 1 if summary.failed else 0
@@ -147,7 +155,7 @@ def cmd_leaderboard(args) -> int:
     out = args.out or (ROOT / board_dir(get_suite(args.suite)) if _split(args) == "test" else None)
     if out and not args.no_write:
         _output_dir(out)
-    entries = registered()
+    entries = registered(suite=args.suite)
     summary = _run(args, entries, bounds=not args.power)
     board = _board(args, entries)
     if args.power:
@@ -168,7 +176,7 @@ def cmd_board(args) -> int:
 
     if args.write:
         _output_dir(args.write)
-    entries = registered()
+    entries = registered(suite=args.suite)
     board = _board(args, entries)
     if args.power:
         return _power(board)

@@ -1,4 +1,5 @@
-"""What the leaderboard evaluates: the baseline heuristics and the submissions under ``submissions/``.
+"""What the leaderboard evaluates: the baseline heuristics, the planners (suite v2, on a subset of the seeds)
+and the submissions under ``submissions/``.
 
 A submission is data confined to its folder: ``submission.toml`` (metadata + what to run) and, for
 learned policies, a safetensors file with its JSON spec (see SUBMISSIONS.md). This module reads the TOML
@@ -61,6 +62,7 @@ class Entry:
     params: dict[str, Any] = field(default_factory=dict)
     specs: dict[str, str] = field(default_factory=dict)  # scenario or "*" -> spec path inside ``folder``
     scenarios: tuple[str, ...] = ()  # the scenarios it plays; empty: all of the suite
+    seeds: int = 0  # > 0: only the first this many seeds of each scenario (an entry too costly for all); 0: all
     folder: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
     error: str = ""
@@ -75,6 +77,8 @@ class Entry:
     def hash(self) -> str:
         """Identity of what is evaluated: the definition, the policy files and the agents code that runs them."""
         definition = {**self.task(), "folder": "", "scenarios": self.scenarios, "error": self.error}
+        if self.seeds:  # only then: the hashes of entries on every seed, and their stored rows, stay as they were
+            definition["seeds"] = self.seeds
         h = hashlib.sha256(json.dumps(definition, sort_keys=True).encode())
         h.update(tree_hash(Path(agents.__file__).parent, ("*.py",)).encode())
         if self.folder:
@@ -82,11 +86,31 @@ class Entry:
         return h.hexdigest()[:12]
 
 
+def _summary(cls) -> str:
+    return (cls.__doc__ or "").strip().splitlines()[0]
+
+
 def baselines() -> list[Entry]:
     """Every shipped heuristic with its default parameters."""
+    return [Entry(name, "baseline", heuristic=name, meta={"description": _summary(cls)}) for name, cls in HEURISTICS.items()]
+
+
+# The planners (agents.planner) cost 1-4 min per 1,440-step episode of a 16-24-satellite scenario and ~15 min of
+# combined-walker-120 on one core (docs/planner.md), against ~0.5 s for a heuristic: they run on the first
+# PLANNER_SEEDS test seeds of each scenario (their board says so), and only on the suites named here. Only the
+# decentralised planner is on the board: the centralised one doubles that cost and planned the same actions on
+# every episode measured (docs/planner.md); `orbit-env evaluate planner-central` runs it.
+PLANNER_SEEDS = 2
+PLANNER_SUITES = ("v2",)
+BOARD_PLANNERS = ("planner",)
+
+
+def planners(names=BOARD_PLANNERS) -> list[Entry]:
+    """The planners ``names`` as baselines on the first ``PLANNER_SEEDS`` seeds of each scenario (recorded in
+    their metadata, which the board reads)."""
     return [
-        Entry(name, "baseline", heuristic=name, meta={"description": (cls.__doc__ or "").strip().splitlines()[0]})
-        for name, cls in HEURISTICS.items()
+        Entry(name, "baseline", heuristic=name, seeds=PLANNER_SEEDS, meta={"description": _summary(cls), "seeds": PLANNER_SEEDS})
+        for name, cls in PLANNERS.items() if name in names
     ]
 
 
@@ -232,10 +256,11 @@ def unique(entries: list[Entry]) -> list[Entry]:
     ]
 
 
-def registered(submissions_dir: Path = SUBMISSIONS_DIR) -> list[Entry]:
-    """The baselines, then every folder under ``submissions_dir`` that has a submission.toml (a folder that
-    is a symbolic link is refused: its files would live outside the submissions)."""
-    entries = baselines()
+def registered(submissions_dir: Path = SUBMISSIONS_DIR, suite: str = "") -> list[Entry]:
+    """The baselines (with the planners on ``suite`` if it is one of PLANNER_SUITES), then every folder under
+    ``submissions_dir`` that has a submission.toml (a folder that is a symbolic link is refused: its files
+    would live outside the submissions)."""
+    entries = baselines() + (planners() if suite in PLANNER_SUITES else [])
     for d in sorted(Path(submissions_dir).iterdir()):
         if d.is_symlink() and d.is_dir():
             entries.append(invalid(d, f"{d} is a symbolic link: a submission is a folder of its own under {submissions_dir}"))
@@ -248,8 +273,8 @@ def resolve(name_or_path: str) -> Entry:
     """A baseline by name, or a submission by folder / submission.toml path."""
     if name_or_path in HEURISTICS:
         return next(e for e in baselines() if e.name == name_or_path)
-    if name_or_path in PLANNERS:  # not a default baseline (cost): evaluated when named (docs/planner.md)
-        return Entry(name_or_path, "baseline", heuristic=name_or_path, meta={"description": (PLANNERS[name_or_path].__doc__ or "").strip().splitlines()[0]})
+    if name_or_path in PLANNERS:  # on a subset of the seeds (cost, docs/planner.md)
+        return next(e for e in planners(PLANNERS) if e.name == name_or_path)
     path = Path(name_or_path)
     if path.exists():
         return submission_entry(path)

@@ -33,7 +33,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tqdm import tqdm
 
@@ -123,8 +123,12 @@ class WorkerProcess:
         eps = task.episodes
         line = {"id": task.id, "entry": task.entry.task(), "scenario": task.scenario, "seeds": [ep.seed for ep in eps], "max_cycles": eps[0].max_cycles}
         self.task, self.started, self.built = task, time.monotonic(), False
+        return self.write((json.dumps(line) + "\n").encode())
+
+    def write(self, data: bytes) -> bool:
+        """Write to the worker's stdin; False if the process has already gone."""
         try:
-            self.proc.stdin.write((json.dumps(line) + "\n").encode())
+            self.proc.stdin.write(data)
             self.proc.stdin.flush()
             return True
         except (BrokenPipeError, OSError):
@@ -239,7 +243,7 @@ def plan(
             continue
         done = {(r.scenario, r.seed) for r in rows}
         already += len(done)
-        mine = [ep for ep in episodes if not entry.scenarios or ep.scenario in entry.scenarios]
+        mine = [ep for ep in suite.episodes(key.split, scenarios, entry.seeds) if not entry.scenarios or ep.scenario in entry.scenarios]
         todo += [(e, h, ep) for ep in mine if (ep.scenario, ep.seed) not in done]
     size = {sc: satellite_count(load_scenario(sc)) for sc in {ep.scenario for _, _, ep in todo}}
     groups: dict[tuple, list[Episode]] = {}
@@ -264,10 +268,13 @@ def evaluate(
     retry_failed: bool = False,
     progress: bool = True,
     worker_cmd: Sequence[str] | None = None,
+    spawn_worker: Callable[[Sequence[str]], WorkerProcess] = WorkerProcess,
 ) -> Summary:
     """Run every unrecorded episode of ``entries`` on ``suite``/``split`` and record each result.
 
     ``worker_cmd`` replaces ``python -m leaderboard.worker`` (for a sandbox wrapper, or tests).
+    ``spawn_worker`` starts a worker running ``worker_cmd``: a local subprocess, or one on a Ray cluster
+    (leaderboard.ray_pool) behind the same interface.
     """
     check_settings(workers, timeout_s)
     t0 = time.monotonic()
@@ -284,7 +291,7 @@ def evaluate(
     bar = tqdm(total=n_episodes, unit="episode", desc=f"suite {suite.name} {split}", disable=not progress or not tasks)
 
     def spawn() -> WorkerProcess:
-        w = WorkerProcess(cmd)
+        w = spawn_worker(cmd)
         sel.register(w, selectors.EVENT_READ)
         pool.append(w)
         return w

@@ -67,7 +67,18 @@ def _vs(c: Comparison | None, name: str) -> list[str]:
 
 
 def _label(e: EntryResult) -> str:
-    return e.name + (" †" if e.meta.get("env_modified") else "")
+    return e.name + (" †" if e.meta.get("env_modified") else "") + (" ‡" if e.subset else "")
+
+
+def subset_note(board: Board) -> str:
+    """The footnote of the entries marked ‡ (on a subset of the seeds): which episodes their numbers cover."""
+    subs = [e for e in board.entries if e.subset]
+    if not subs:
+        return ""
+    which = "; ".join(f"{e.name}: {e.episodes} of {e.of} episodes (the first {e.meta.get('seeds')} seeds of each scenario)" for e in subs)
+    return (f"‡ On a subset of the {board.split} seeds, too costly for all of them: {which}. Their scores, IQM and means "
+            "cover those episodes only, so they are not ranked with the entries on every seed (–); their Δ score compares "
+            "them with the best baseline on the same seeds.")  # fmt: skip
 
 
 Table = tuple[list[str], list[list[str]]]  # header, rows of cells
@@ -97,8 +108,8 @@ def main_table(board: Board) -> Table:
     paired = board.suite.paired
     vs = ["Δ score vs best baseline [95% CI]", "P(improvement)", "p"] if paired else []
     header = ["#", "policy", "kind", "IQM score [95% CI]", "mean score", *vs] + [metric[k].label for k in SUMMARY]
-    rows = [
-        [str(i), _label(e), e.kind, _ci(e.iqm if board.scored else None), _fmt(e.mean_score if board.scored else None, ".1f")]
+    rows = [  # entries on a subset of the seeds come last (build_board) and get no place (subset_note)
+        ["–" if e.subset else str(i), _label(e), e.kind, _ci(e.iqm if board.scored else None), _fmt(e.mean_score if board.scored else None, ".1f")]
         + (_vs(e.versus_all, e.name) if paired else [])
         + [_fmt(e.mean(k), metric[k].fmt) for k in SUMMARY]
         for i, e in enumerate(board.ranked, 1)
@@ -202,6 +213,7 @@ def markdown(board: Board) -> str:
         out += [f"> {board.note}", ""]
     out += [f"> warning: {w}" for w in board.warnings] + ([""] if board.warnings else [])
     out += md_table(main_table(board)) + [""]
+    out += [note, ""] if (note := subset_note(board)) else []
     out += [score_text(board), ""]
     if board.played and board.scored:
         out += ["## Score per scenario (mean [95% CI])", ""] + md_table(scenario_score_table(board)) + [""]
@@ -240,6 +252,7 @@ def readme_section(board: Board) -> str:
     return "\n".join(
         ["## Leaderboard", "", version_line(board), ""]
         + md_table(main_table(board))
+        + ([""] + [note] if (note := subset_note(board)) else [])
         + [
             "",
             f"Scores are normalised {normalised}. Per-scenario "
@@ -288,7 +301,7 @@ def plot_scenario_scores(board: Board) -> str:
         x = np.arange(len(groups)) + (i - (len(ranked) - 1) / 2) * width
         point = np.array([v[0] for v in iv])
         err = np.array([[v[0] - v[1] for v in iv], [v[2] - v[0] for v in iv]])
-        ax.bar(x, point, width, yerr=err, capsize=2, label=e.name)
+        ax.bar(x, point, width, yerr=err, capsize=2, label=_label(e))
     ax.axhline(0, color="black", lw=0.8)
     ax.axhline(100, color="grey", lw=0.8, ls="--")
     ax.set_xticks(np.arange(len(groups)), groups, rotation=15)
@@ -310,7 +323,7 @@ def plot_profile(board: Board) -> str:
     taus = np.linspace(-100.0, 200.0, 301)  # from far below random to twice the reference
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for e in board.ranked:
-        ax.plot(taus, performance_profile(e.all_scores(), taus), label=e.name)
+        ax.plot(taus, performance_profile(e.all_scores(), taus), label=_label(e))
     ax.set_xlabel("normalised score τ")
     ax.set_ylabel("fraction of episodes with score > τ")
     ax.set_title("Performance profile")
@@ -365,7 +378,7 @@ def page(board: Board) -> str:
         title=esc(title),
         version=esc(version_line(board).replace("**", "").replace("`", "")),
         note="".join(f'<p class="note">{esc(n)}</p>' for n in [board.note, *(f"warning: {w}" for w in board.warnings)] if n),
-        ranking=html_table(main_table(board)),
+        ranking=html_table(main_table(board)) + (f"<p>{esc(note)}</p>" if (note := subset_note(board)) else ""),
         explain=f"<p>{esc(score_text(board))}</p>" if board.suite.paired else "",
         plots=plots,
         scenario_scores=f"<h2>Score per scenario (mean [95% CI])</h2>{html_table(scenario_score_table(board))}" if board.played and board.scored else "",

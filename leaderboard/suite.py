@@ -72,7 +72,9 @@ class Suite:
         """Scores per seed (zero and bound on the same seed) rather than against two policies' means."""
         return self.reference == BOUND
 
-    def episodes(self, split: str, scenarios: tuple[str, ...] | None = None) -> list[Episode]:
+    def episodes(self, split: str, scenarios: tuple[str, ...] | None = None, first: int = 0) -> list[Episode]:
+        """The episodes of ``split`` (of ``scenarios``, or all); ``first`` > 0: only the first that many seeds of
+        each scenario (an entry too costly for the whole split, ``Entry.seeds``)."""
         unknown = set(scenarios or ()) - {t.scenario for t in self.tasks}
         if unknown:
             raise ValueError(f"suite {self.name} has no scenario {', '.join(sorted(unknown))}; it has {', '.join(self.scenarios)}")
@@ -80,7 +82,7 @@ class Suite:
             Episode(t.scenario, seed, t.max_cycles)
             for t in self.tasks
             if not scenarios or t.scenario in scenarios
-            for seed in t.seeds(split)
+            for seed in t.seeds(split)[: first or None]
         ]
 
     @property

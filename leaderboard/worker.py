@@ -69,9 +69,9 @@ def check_actions(actions: Any, n_envs: int, n_agents: int, n_actions: int, t: i
 
 def run_episodes(env: BatchEnv, policy: ArrayPolicy, seeds: Sequence[int]) -> list[dict[str, float]]:
     """The seeded episodes of ``env`` (one per seed) run to their end together; the metrics of each, in
-    order. The policy gets (B, N, ...) copies of the observations and masks, so it cannot alter the env."""
+    order. The policy gets (B, N, ...) read-only views of the observations and masks, so it cannot alter the env."""
     B, N, A = env.num_envs, env.n_agents, env.n_actions
-    play(policy, env, seeds, copy=True, check=lambda actions, t: check_actions(actions, B, N, A, t))
+    play(policy, env, seeds, read_only=True, check=lambda actions, t: check_actions(actions, B, N, A, t))
     return episode_metrics(env)
 
 

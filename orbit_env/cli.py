@@ -198,18 +198,32 @@ def cmd_check(args) -> int:
 
 
 def cmd_train(args) -> int:
-    """Train MaskablePPO on a scenario (see docs/training.md); needs the [train] extra."""
-    if args.algo == "ppo-scratch":
+    """Train PPO on a scenario (see docs/training.md): MaskablePPO (the [train] extra), RLlib (the [ray] extra,
+    docs/ray.md), or PPO from scratch with the set network on the universal layout (train/ppo_scratch.py)."""
+    if args.backend == "ppo-scratch" and not args.address:
         return _train_scratch(args)
-    from train.config import ConfigError, load_config
+    from train.config import ConfigError, TrainConfig, load_config
     from train.ppo import RunError, train
 
+    if args.address and args.backend != "rllib":
+        print("orbit-env: error: --address is for --backend rllib (a Ray cluster); the sb3 backend trains on this machine", file=sys.stderr)
+        return 2
     try:
-        cfg = load_config(args.scenario, args.config)
+        if args.backend == "rllib" and args.config is None:  # train/configs/ are tuned for SB3 (BC warm starts, central critics)
+            cfg = TrainConfig(scenario=args.scenario or TrainConfig.scenario)
+        else:
+            cfg = load_config(args.scenario, args.config)
         if args.timesteps is not None:
             cfg = dataclasses.replace(cfg, timesteps=args.timesteps)
-        out = args.out or f"runs/{cfg.scenario}-seed{args.seed}"
-        result = train(cfg, out, seed=args.seed, resume=args.resume, progress=not args.quiet)
+        out = args.out or f"runs/{cfg.scenario}{'-rllib' if args.backend == 'rllib' else ''}-seed{args.seed}"
+        if args.backend == "rllib":
+            try:
+                from train import rllib
+            except ImportError as e:
+                raise RunError(f"--backend rllib needs the ray extra (pip install -e \".[ray]\"): {e}") from None
+            result = rllib.train(cfg, out, seed=args.seed, resume=args.resume, progress=not args.quiet, address=args.address)
+        else:
+            result = train(cfg, out, seed=args.seed, resume=args.resume, progress=not args.quiet)
     except (ConfigError, RunError) as e:
         print(f"orbit-env: error: {e}", file=sys.stderr)
         return 2
@@ -219,13 +233,13 @@ def cmd_train(args) -> int:
 
 
 def _train_scratch(args) -> int:
-    """``--algo ppo-scratch``: train.ppo_scratch with train/configs/scratch/SCENARIO.toml (or --config)."""
+    """``--backend ppo-scratch``: train.ppo_scratch with train/configs/scratch/SCENARIO.toml (or --config)."""
     from pathlib import Path
 
     from train.ppo_scratch import main as scratch
 
     if args.resume:
-        print("orbit-env: error: --resume is not supported with --algo ppo-scratch", file=sys.stderr)
+        print("orbit-env: error: --resume is not supported with --backend ppo-scratch", file=sys.stderr)
         return 2
     config = args.config or (Path(__file__).parents[1] / "train" / "configs" / "scratch" / f"{args.scenario}.toml")
     argv = ["train", "--seed", str(args.seed), "--out", args.out or f"runs/{args.scenario or 'scratch'}-scratch-seed{args.seed}"]
@@ -281,12 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--config", help="training config TOML (default: train/configs/SCENARIO.toml, else the defaults)")
     sp.add_argument("--timesteps", type=positive_int, help="total agent-steps (one per satellite per env step); default from the config")
     sp.add_argument("--seed", type=non_negative_int, default=0, help="seed of the run (default 0)")
-    sp.add_argument("--out", help="run directory (default runs/SCENARIO-seedS)")
+    sp.add_argument("--out", help="run directory (default runs/SCENARIO-seedS, runs/SCENARIO-rllib-seedS with --backend rllib)")
     sp.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
-    sp.add_argument("--algo", choices=("maskable-ppo", "ppo-scratch"), default="maskable-ppo",
-                    help="maskable-ppo: SB3's MaskablePPO on the native layout (train/ppo.py); ppo-scratch: the set network on the "
-                         "universal layout (train/ppo_scratch.py, config train/configs/scratch/SCENARIO.toml)")  # fmt: skip
+    sp.add_argument("--backend", choices=("sb3", "rllib", "ppo-scratch"), default="sb3",
+                    help="sb3: MaskablePPO on this machine (default); rllib: Ray RLlib PPO, needs the [ray] extra (docs/ray.md); "
+                         "ppo-scratch: the set network on the universal layout (train/ppo_scratch.py, config "
+                         "train/configs/scratch/SCENARIO.toml)")  # fmt: skip
+    sp.add_argument("--address", help="with --backend rllib: the Ray cluster to train on (host:port, or auto); default a local Ray instance")
     sp.set_defaults(func=cmd_train)
 
     from leaderboard.cli import add_commands

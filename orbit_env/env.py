@@ -179,9 +179,11 @@ class OrbitComputeEnv(ParallelEnv):
         self.state_space = spaces.Box(-1.0, 1.0, (self.params.n_sats * D,), np.float32)
 
     def observation_space(self, agent: str) -> spaces.Dict:
+        """``Dict(observation=Box(D), action_mask=Box(A, int8))``, the same for every agent."""
         return self._obs_spaces[agent]
 
     def action_space(self, agent: str) -> spaces.Discrete:
+        """``Discrete(A)``: the scenario's action layout (the env card's Actions section)."""
         return self._act_spaces[agent]
 
     @property
@@ -213,12 +215,15 @@ class OrbitComputeEnv(ParallelEnv):
     # ----------------------------------------------------------------------------- PettingZoo face
 
     def reset(self, seed: int | None = None, options: dict | None = None):
+        """Start an episode (warm-started, a function of ``seed``); returns observations and empty infos."""
         self.batch.reset(seed)
         self.timeline = Timeline(self.params) if self.render_mode == "rgb_array" else None
         self.agents = self.possible_agents[:]
         return self._obs_dicts(), {a: {} for a in self.agents}
 
     def step(self, actions: dict[str, Any]):
+        """Advance one step with one integer action per live agent; returns PettingZoo's five dicts. The last
+        step's infos carry ``episode_metrics``; a wrong action raises ValueError and changes nothing."""
         if not self.agents:
             raise RuntimeError("step() called on a finished episode: call reset() first")
         act = self._action_array(actions)
@@ -265,6 +270,7 @@ class OrbitComputeEnv(ParallelEnv):
         return self.observations.reshape(-1)
 
     def render(self):
+        """The current state as text (``ansi``, printed by ``human``) or an RGB frame (``rgb_array``)."""
         if self.render_mode is None:
             gymnasium.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'rgb_array'")
             return None
@@ -279,6 +285,7 @@ class OrbitComputeEnv(ParallelEnv):
         return text
 
     def close(self):
+        """Close the renderer's figure, if one is open."""
         rendering.close()
 
 
@@ -304,12 +311,15 @@ class OrbitComputeGymEnv(gymnasium.Env):
         return {"observation": o[0], "action_mask": m[0]} if self.single else {"observation": o, "action_mask": m}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start an episode; returns the observation and ``{"action_mask": ...}``."""
         super().reset(seed=seed)
         self.par.batch.reset(int(self.np_random.integers(2**63)) if seed is not None or self.par.sim is None else None)
         obs = self._obs()
         return obs, {"action_mask": obs["action_mask"]}
 
     def step(self, action):
+        """Advance one step with one action (a sequence of N with a constellation); returns Gymnasium's five
+        values, the reward being the team's. A wrong action raises ValueError naming it."""
         A, agents = self.par.params.n_actions, self.par.possible_agents
         if self.single:
             act = check_action_values([action], agents, A)
@@ -330,12 +340,15 @@ class OrbitComputeGymEnv(gymnasium.Env):
         return obs, reward, False, trunc, infos
 
     def action_masks(self) -> np.ndarray:
+        """(N x A,) bool: the flattened mask, as sb3-contrib's MaskablePPO asks for it."""
         return self.par.action_masks.reshape(-1).astype(bool)
 
     def render(self):
+        """As the PettingZoo face's ``render``."""
         return self.par.render()
 
     def close(self):
+        """As the PettingZoo face's ``close``."""
         self.par.close()
 
 

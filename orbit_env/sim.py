@@ -286,7 +286,8 @@ def warm_start(params: Params, state: SimState, eph: Ephemeris) -> None:
     Everything follows from the episode's generator: the warm state is a function of the seed.
     """
     while (state.t < 0).any():
-        step(params, state, eph, builtin_actions(params, state, eph))
+        mask = action_mask(params, state, eph)
+        step(params, state, eph, builtin_actions(params, state, eph, mask), mask=mask)
     state.totals = new_totals(state.B)
 
 
@@ -338,13 +339,14 @@ class Sky:
         return self.table[:, len(SKY_FIELDS) + self.M :]
 
 
-def builtin_actions(params: Params, state: SimState, eph: Ephemeris) -> np.ndarray:
+def builtin_actions(params: Params, state: SimState, eph: Ephemeris, mask: np.ndarray) -> np.ndarray:
     """(B * N,) the warm start's rule (orbit_env's own, no agent): run the earliest-deadline runnable job, at
     the top power level in sunlight and the lowest in eclipse, idle in eclipse below ``resume_soc``; admit the
-    first fitting window entry when nothing runs or the loaded job would keep running."""
+    first fitting window entry when nothing runs or the loaded job would keep running. ``mask``: the state's
+    action mask, which the step reuses."""
     hw, acts, P = params.scenario.hardware, params.actions, params.P
     sky = Sky(eph, state)
-    mask = action_mask(params, state, eph, sky).astype(bool)
+    mask = mask.astype(bool)
     sunlit = sky.flag("sunlit")
     level = np.where(sunlit, P - 1, 0)
     runnable = mask[:, acts.run(np.arange(params.K), 0)]

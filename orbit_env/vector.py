@@ -77,6 +77,7 @@ class OrbitComputeVectorEnv(VectorEnv):
         return out, {"action_mask": out["action_mask"], "_action_mask": np.ones(self.num_envs, bool)}
 
     def step(self, actions):
+        """Advance every sub-env with (num_envs,) or (num_envs, N) actions; Gymnasium's ``NEXT_STEP`` autoreset."""
         act = np.asarray(actions)
         if self.single and act.shape == (self.num_envs,):
             act = act[:, None]

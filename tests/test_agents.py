@@ -9,6 +9,8 @@ import pytest
 from agents import HEURISTICS, ArrayPolicy, Policy, make_policy
 from agents import decode
 from agents.datasheet import Datasheet, worst_eclipse_s
+from agents.policy import act_on, play
+from orbit_env.batch import BatchEnv
 from orbit_env.env import OrbitComputeEnv
 from orbit_env.observe import OWN_FIELDS, SLOT_FIELDS, NEIGH_FIELDS
 from orbit_env.physics.thermal import KELVIN
@@ -37,6 +39,25 @@ def test_one_policy_serves_one_env_or_many():
     assert together == [policy.act(o) for o in obs]
     stacked = np.stack([env.observations for env in envs]), np.stack([env.action_masks for env in envs])  # (envs, agents, ...)
     assert policy.act_arrays(*stacked).tolist() == [list(t.values()) for t in together]
+
+
+def test_play_read_only_runs_every_heuristic_and_stops_a_policy_that_writes_into_its_inputs():
+    env = BatchEnv("combined-walker-120", 2, max_cycles=20)  # every decision kind: admit, send, checkpoint
+    for name in HEURISTICS:
+        free = play(make_policy(name, env), env, [5, 6])
+        viewed = play(make_policy(name, env), env, [5, 6], read_only=True)
+        assert free.keys() == viewed.keys() and all(np.array_equal(free[k], viewed[k], equal_nan=True) for k in free), name
+
+    class Scribbler(ArrayPolicy):
+        def act_arrays(self, obs, mask):
+            mask[...] = 1
+            return np.zeros(mask.shape[:-1], np.int64)
+
+    env.reset(seed=[5, 6])
+    before = env.action_masks.copy()
+    with pytest.raises(ValueError, match="read-only"):
+        act_on(Scribbler.for_env(env), env, read_only=True)
+    assert np.array_equal(env.action_masks, before)
 
 
 def test_make_policy_rejects_unknown_names_and_parameters():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from agents.heuristics import HEURISTICS, make_policy
-from leaderboard.bound import Episode, episode_bound, kth_contact, solve
+from leaderboard.bound import Episode, episode_bound, episode_bounds, kth_contact, solve
 from leaderboard.worker import run_episode
 from orbit_env.env import OrbitComputeEnv
 from orbit_env.physics.power import battery_step
@@ -133,6 +133,29 @@ def test_bound_is_at_least_the_brute_force_optimum_of_random_small_episodes():
     assert tight >= 10  # the relaxation is often exact on these; a bound far above every optimum would fail
 
 
+def test_bound_is_at_least_the_brute_force_optimum_with_two_speed_profiles():
+    # model 0 gains 2x from the top level, model 1 only 1.25x: two speed classes share the satellites and energy
+    rng = np.random.default_rng(3)
+    for case in range(12):
+        ep = random_episode(rng, 1, T=5, J=3)
+        ep = dataclasses.replace(ep, rate=np.array([[1.0, 2.0], [1.6, 2.0]]) / DT, model=np.arange(3) % 2)
+        exact = brute_force(ep)
+        for steps in (1, 2):
+            assert solve(ep, steps).value >= exact - 1e-6, (case, steps, exact)
+
+
+def test_models_of_one_speed_profile_are_interchangeable_in_seconds_at_top_rate():
+    # model 1 runs twice as fast as model 0 at every level: its job of work 4 is model 0's job of work 2,
+    # whether the energy or the compute binds
+    always, dark = np.ones((4, 1), bool), np.array([[1], [0], [0], [1]], bool)
+    for sunlit, energy0 in ((always, 50.0), (dark, 1.5)):
+        jobs = [(0, 1, 1, 1, 4.0, 2, 1.0), (-1, 0, 1, 0, 2.0, 3, 2.0), (1, 1, 1, 0, 1.0, 3, 1.5)]
+        fast = episode(always, sunlit, jobs, rate=((1.0, 2.0), (2.0, 4.0)), half_life_h=0.01, energy0_wh=energy0)
+        slow = dataclasses.replace(fast, model=np.zeros(3, np.int64), work=np.array([2.0, 2.0, 1.0]))
+        for steps in (1, 2):
+            assert solve(fast, steps).value == pytest.approx(solve(slow, steps).value, rel=1e-9, abs=1e-9)
+
+
 def test_bound_equals_the_optimum_where_the_relaxation_is_exact():
     # one satellite always in contact and in sun: two one-step jobs ready at step 1 and 2, each worth its
     # value only if delivered by its deadline (steep discount); both fit, so the bound is their sum
@@ -206,3 +229,11 @@ def test_bound_is_above_every_heuristic(scenario, cycles):
             assert got <= bound.value + 1e-9, (scenario, seed, name, got, bound.value)
             best = max(best, got)
         assert bound.value > 0 and best > 0
+
+
+def test_bounds_of_a_batch_equal_the_bounds_one_at_a_time():
+    batch = episode_bounds("energy-eclipse-24", [3, 4], max_cycles=120)
+    for seed, b in zip((3, 4), batch):
+        alone = episode_bound("energy-eclipse-24", seed, max_cycles=120)
+        assert b.value == alone.value and b.status == alone.status and b.n_vars == alone.n_vars
+    assert batch[0].value != batch[1].value  # two different episodes

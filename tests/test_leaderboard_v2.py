@@ -16,7 +16,7 @@ from scipy import stats as sps
 from leaderboard import stats
 from leaderboard.board import build_board, power_table
 from leaderboard.bound_rows import BoundError, record_bounds
-from leaderboard.entries import registered
+from leaderboard.entries import registered, resolve
 from leaderboard.metrics import KEYS
 from leaderboard.render import markdown, page, power_md, readme_section
 from leaderboard.store import Key, Row, Store
@@ -150,12 +150,13 @@ SOLVED: list[tuple[str, int, int]] = []  # what the fake provider was asked
 BOUNDS: dict[tuple[str, int], float] = {}
 
 
-def fake_bound(scenario: str, seed: int, max_cycles: int | None = None) -> FakeBound:
-    """episode_bound's signature; the value comes from BOUNDS, the solve time is 0.25 s per seed index."""
-    SOLVED.append((scenario, seed, max_cycles))
-    if BOUNDS[(scenario, seed)] is None:
-        raise RuntimeError("infeasible")
-    return FakeBound(BOUNDS[(scenario, seed)], 0.25 * (seed - 999), 100, 50, "optimal")
+def fake_bound(scenario: str, seeds, max_cycles: int | None = None) -> list:
+    """episode_bounds' signature; the value comes from BOUNDS, the solve time is 0.25 s per seed index."""
+    SOLVED.extend((scenario, seed, max_cycles) for seed in seeds)
+    return [
+        RuntimeError("infeasible") if BOUNDS[(scenario, seed)] is None else FakeBound(BOUNDS[(scenario, seed)], 0.25 * (seed - 999), 100, 50, "optimal")
+        for seed in seeds
+    ]
 
 
 def paired_store(path: Path, values=VALUES, spans=SPAN, split="test") -> Store:
@@ -383,3 +384,69 @@ def test_paired_board_without_the_bound_says_how_to_get_it(tmp_path):
     board = build_board(store, PAIRED, "test")
     store.close()
     assert "scores need the random baseline and the upper bound" in board.note and "it also solves the bounds" in board.note
+
+
+# ------------------------------------------------------------------- an entry on a subset of the seeds
+
+
+def test_an_entry_on_a_seed_subset_is_given_exactly_the_first_seeds_of_each_scenario(tmp_path):
+    from leaderboard.entries import Entry, planners
+    from leaderboard.evaluate import plan
+
+    store = Store(tmp_path / "s.sqlite")
+    key = Key(PAIRED.name, PAIRED.hash, env_hash(), "test")
+    full, sub = Entry("edf-safe", "baseline", heuristic="edf-safe"), Entry("p", "baseline", heuristic="planner", seeds=2)
+    tasks, _ = plan([full, sub], PAIRED, key, store, workers=1)
+    ran = {name: sorted((ep.scenario, ep.seed) for t in tasks if t.entry.name == name for ep in t.episodes) for name in ("edf-safe", "p")}
+    assert ran["p"] == [(sc, s) for sc in sorted(RANDOM) for s in (1000, 1001)]
+    assert len(ran["edf-safe"]) == 12
+    # the subset is part of the entry's identity; an entry on every seed keeps the hash it had
+    assert sub.hash != replace(sub, seeds=0).hash and replace(sub, seeds=3).hash != sub.hash
+    assert [(e.name, e.seeds) for e in planners()] == [("planner", 2)] and all(e.meta["seeds"] == 2 for e in planners())
+    assert "planner" in {e.name for e in registered(suite="v2")} and resolve("planner-central").seeds == 2
+    assert not {"planner", "planner-central"} & {e.name for e in registered(suite="v1")}
+    store.close()
+
+
+P = np.array([5.0, 1.0])  # the subset entry's gain over edf-safe on seeds 1000 and 1001
+
+
+@pytest.fixture
+def subset_board(tmp_path):
+    """PAIRED's board with "p" on the first two seeds of each scenario, far above every baseline there."""
+    store = paired_store(tmp_path / "s.sqlite")
+    key = Key(PAIRED.name, PAIRED.hash, env_hash(), "test")
+    store.add_entry("p", "hp", "baseline", {"seeds": 2})
+    for sc in RANDOM:
+        for i, seed in enumerate(SEEDS[:2]):
+            metrics = {k: 0.0 for k in KEYS} | {"window_value": float(EDF_SAFE[sc][i] + P[i])}
+            store.record(key, Row("p", "hp", sc, seed, "ok", "", metrics, 1.0))
+    board = build_board(store, PAIRED, "test")
+    store.close()
+    return board
+
+
+def test_a_subset_entry_is_paired_with_the_best_baseline_on_the_seeds_both_have(subset_board):
+    by = {e.name: e for e in subset_board.entries}
+    p = by["p"]
+    assert p.status == "ranked" and p.subset and (p.episodes, p.of) == (4, 12) and not by["x"].subset
+    assert subset_board.best == {"three-body-12": "edf-safe", "suncatcher-81": "edf-safe"}  # never the best itself
+    for sc in RANDOM:
+        assert p.scores[sc] == pytest.approx(100 * (EDF_SAFE[sc][:2] + P - RANDOM[sc][:2]) / SPAN[sc])
+        c = p.versus[sc]
+        # two shared seeds: the paired mean 3 and the resampled means of {5, 1}: 1, 3 and 5
+        assert c.against == "edf-safe" and c.diff == pytest.approx((3.0, 1.0, 5.0))
+        assert c.diff_score == pytest.approx(tuple(100 * v / SPAN[sc] for v in (3.0, 1.0, 5.0)))
+    assert p.versus_all.diff_score[0] == pytest.approx(np.mean([100 * 3.0 / SPAN[sc] for sc in RANDOM]))
+    # the entries on every seed are scored and compared as before
+    assert by["x"].versus["three-body-12"].diff[0] == pytest.approx(2.0)
+    assert {(r.entry, r.seeds_now) for r in power_table(subset_board) if r.scenario == "three-body-12"} == {("x", 6), ("balance", 6), ("p", 2)}
+
+
+def test_the_board_states_the_subset_and_does_not_rank_it_with_the_full_entries(subset_board):
+    assert [e.name for e in subset_board.ranked] == ["x", "edf-safe", "balance", "random", "p"]  # p scores highest
+    text = markdown(subset_board)
+    assert "| – | p ‡ | baseline |" in text and "| 1 | x | heuristic |" in text
+    assert "‡ On a subset of the test seeds, too costly for all of them: p: 4 of 12 episodes (the first 2 seeds of each scenario)." in text
+    assert "| p ‡ | 3.0 [1.0, 5.0] |" in text  # its paired row per scenario
+    assert "p: 4 of 12 episodes" in readme_section(subset_board) and "p: 4 of 12 episodes" in page(subset_board)

@@ -169,6 +169,31 @@ def test_planner_never_takes_a_masked_action_and_is_deterministic(heat_env, name
     assert (a1 > 1).any()  # it runs jobs, not only idles
 
 
+def test_a_plan_is_followed_and_a_too_hot_level_steps_down_without_a_new_solve(heat_env):
+    """Next step, a satellite takes its plan's step 1 (no event: no new solve); at a node temperature where the
+    planned level is too hot it takes the highest cool one; where none is cool it plans again."""
+    env, pol = heat_env.batch, make_policy("planner", heat_env, replan_every=50)
+    env.reset(seed=[0])
+    obs, mask, fc = env.observations.copy(), env.action_masks.copy(), env.forecast(pol.forecast_steps)
+    pol.act_arrays(obs, mask, forecast=fc)
+    L, A, st, caps = pol.layout, pol.actions, pol._state, pol.sheet.caps_w
+    active, runnable = L.slot_field(obs, "active")[0] > 0.5, L.slot_field(obs, "runnable")[0] > 0.5
+    # satellites computing a job, with another job that the mask lets run at every level: the plan switches to it
+    slot = {i: k for i in range(env.n_agents) if active[i].any()
+            for k in np.flatnonzero(runnable[i] & ~active[i])[:1] if mask[0, i, A.run(k, np.arange(A.P))].all()}  # fmt: skip
+    cool, tepid, hot = list(slot)[:3]
+    top = int(caps.argmax())
+    node_c = {cool: 20.0, tepid: pol.model.limit_c - pol.sheet.k_per_w * np.sort(caps)[-2] - 0.1, hot: pol.model.limit_c - pol.sheet.k_per_w * caps.min() + 1.0}
+    for i, c in node_c.items():
+        st["levels"][0, i, 1], st["slots"][0, i, 1] = top, slot[i]
+        obs[0, i, L.own_names.index("temp")] = (c - 40.0) / 60.0
+    solves = len(pol.stats)
+    act = pol.act_arrays(obs, mask, forecast=fc)[0]
+    assert act[cool] == A.run(slot[cool], top) and act[tepid] == A.run(slot[tepid], int(np.argsort(caps)[-2]))
+    assert st["age"][0, cool] == st["age"][0, tepid] == 1 and st["age"][0, hot] == 0  # hot: planned again
+    assert len(pol.stats) - solves == (st["age"][0] == 0).sum()  # one solve per satellite that planned again
+
+
 def test_solver_time_out_or_failure_falls_back_without_raising(heat_env):
     pol = make_policy("planner", heat_env, time_limit_s=0.0)
     a, m = _episode(heat_env, pol)

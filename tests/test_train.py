@@ -395,18 +395,4 @@ def test_export_command_picks_an_earlier_checkpoint(run, tmp_path, capsys):
     assert "no checkpoint file" in capsys.readouterr().err
 
 
-def test_the_textbook_supersuit_to_sb3_path_runs():
-    """pettingzoo_env_to_vec_env -> concat_vec_envs -> VecMonitor -> PPO, as tutorials write it: the face leaves
-    infos["episode"] to SB3 (it used to hold the env's metrics, and VecMonitor failed with KeyError 'r')."""
-    import supersuit as ss
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import VecMonitor
-
-    from orbit_env import orbit_compute_v2
-
-    env = orbit_compute_v2.parallel_env(scenario="three-body-12", max_cycles=8)
-    venv = VecMonitor(ss.concat_vec_envs_v1(ss.pettingzoo_env_to_vec_env_v1(env), 1, base_class="stable_baselines3"))
-    model = PPO("MultiInputPolicy", venv, n_steps=16, batch_size=64, n_epochs=1)  # no seed: SuperSuit's vec env has no seed()
-    model.learn(total_timesteps=12 * 16 * 2)
-    episodes = list(model.ep_info_buffer)
-    assert len(episodes) == 12 * 4 and all(e["l"] == 8 for e in episodes)  # one record per satellite per 8-step episode
+# The textbook SuperSuit -> SB3 path is a recipe (recipes/supersuit_sb3.py), tested in tests/test_recipes.py.

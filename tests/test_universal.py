@@ -197,9 +197,9 @@ def test_orbit_env_train_runs_the_scratch_trainer_with_a_config(tmp_path):
     cfg.write_text('scenario = "three-body-12"\nn_envs = 1\nn_steps = 16\nhidden = 8\nepochs = 1\nminibatches = 2\n'
                    '[overrides]\n"episode.max_cycles" = 10\n')  # fmt: skip
     out = tmp_path / "run"
-    assert main(["train", "--algo", "ppo-scratch", "--config", str(cfg), "--timesteps", "384", "--out", str(out), "--quiet"]) == 0
+    assert main(["train", "--backend", "ppo-scratch", "--config", str(cfg), "--timesteps", "384", "--out", str(out), "--quiet"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["agent_steps"] == 2 * 16 * 12 and summary["config"]["hidden"] == 8
     rows = (out / "curve.csv").read_text().splitlines()
     assert rows[0].startswith("timesteps,") and len(rows) == 1 + 3  # episodes of 10 steps end at steps 10, 20 and 30 of 32
-    assert main(["train", "--algo", "ppo-scratch", "--config", str(cfg), "--out", str(out), "--resume"]) == 2
+    assert main(["train", "--backend", "ppo-scratch", "--config", str(cfg), "--out", str(out), "--resume"]) == 2

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -63,13 +63,16 @@ def export_policy(
     name: str = "ppo",
     deterministic: bool = True,
     trained_on: dict[str, Any] | None = None,
+    extract: Callable[[Any], tuple[dict[str, np.ndarray], list[str], str]] = actor_tensors,
 ) -> tuple[Path, Path]:
     """Write the actor of ``policy`` (an SB3 ActorCriticPolicy) and its spec; return both paths.
 
     ``obs_rms`` is VecNormalize's RunningMeanStd of the observations (None if training did not normalise).
+    ``extract`` reads (tensors, hidden layer names, activation) from ``policy``: another trainer's network
+    (train.rllib's) is exported by passing its own.
     """
     path = Path(path).with_suffix(".safetensors")
-    tensors, layers, activation = actor_tensors(policy)
+    tensors, layers, activation = extract(policy)
     if obs_rms is not None:  # float64 as VecNormalize keeps them; a central critic's summary (after D) is not the actor's
         tensors["obs_mean"] = np.asarray(obs_rms.mean, np.float64)[: layout.size]
         tensors["obs_var"] = np.asarray(obs_rms.var, np.float64)[: layout.size]
@@ -97,17 +100,22 @@ def export_policy(
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from train.ppo import RunError, export_run
+    from train.ppo import RunError
 
     p = argparse.ArgumentParser(prog="python -m train.export", description="Export a run's checkpoint (the last by default).")
     p.add_argument("run", type=Path, help="the run directory (orbit-env train --out)")
     p.add_argument("dest", type=Path, help="the .safetensors file to write; its .json spec goes beside it")
-    p.add_argument("--checkpoint", type=Path, help="a checkpoint of the run (checkpoints/ckpt_<steps>.zip) instead of the last")
+    p.add_argument("--checkpoint", type=Path, help="a checkpoint of the run (checkpoints/ckpt_<steps>.zip; an RLlib run's are folders) instead of the last")
     args = p.parse_args(argv)
-    if args.checkpoint is not None and not args.checkpoint.is_file():
-        p.error(f"no checkpoint file {args.checkpoint}")
     if not (args.run / "config.json").is_file():
         p.error(f"{args.run} is not a run directory (it has no config.json)")
+    rllib = json.loads((args.run / "config.json").read_text()).get("backend") == "rllib"  # orbit-env train --backend rllib
+    if args.checkpoint is not None and not (args.checkpoint.is_dir() if rllib else args.checkpoint.is_file()):
+        p.error(f"no checkpoint {'folder' if rllib else 'file'} {args.checkpoint}")
+    if rllib:
+        from train.rllib import export_run
+    else:
+        from train.ppo import export_run
     try:
         weights, spec = export_run(args.run, args.dest, args.checkpoint)
     except RunError as e:

@@ -238,28 +238,46 @@ def _truncate_curve(path: Path, timesteps: int) -> None:
     atomic_write_bytes(path, buf.getvalue().encode())
 
 
-def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False, progress: bool = True) -> TrainResult:
-    """Train (or resume) a run in ``out`` up to ``cfg.timesteps`` agent-steps, then export and plot."""
+def score_run(cfg: TrainConfig, out: Path, spec_path: Path, title: str) -> None:
+    """baselines.json and curve.png of a finished run: the heuristics and the exported policy on the same seeds."""
     from agents import make_policy
     from agents.learned import load_policy
     from train.evaluate import delivered
     from train.plot import plot_curves
 
-    out = Path(out)
-    torch.set_num_threads(cfg.run.torch_threads)
-    found = checkpoints(out)
+    seeds = [BASELINE_SEED + i for i in range(cfg.run.baseline_episodes)]
+    scored = {name: (lambda e, n=name: make_policy(n, e)) for name in cfg.run.baselines} | {"ppo (exported)": lambda e: load_policy(spec_path, e)}
+    baselines = {name: float(delivered(cfg.scenario, cfg.env.overrides, make, seeds).mean()) for name, make in scored.items()}
+    atomic_write_bytes(out / "baselines.json", json.dumps({"seeds": seeds, "delivered_value": baselines}, indent=1).encode())
+    plot_curves({"PPO": out / "curve.csv"}, out / "curve.png", baselines, title=title)
+
+
+def start_run(cfg: TrainConfig, out: Path, seed: int, resume: bool, found: list[Path], **saved_too: Any) -> TrainConfig:
+    """The config a run in ``out`` goes on with: on a resume the saved one (with ``cfg``'s target), else
+    ``cfg``, saved to config.json with the seed and ``saved_too``. RunError if ``out`` (whose checkpoints are
+    ``found``) does not allow it: nothing to resume, another seed, or a new run over an old one."""
     if resume:
         if not found:
             raise RunError(f"--resume: no checkpoint in {out / 'checkpoints'}; start a new run without --resume")
         saved = json.loads((out / "config.json").read_text())
         if saved["seed"] != seed:
             raise RunError(f"--resume: the run in {out} was started with seed {saved['seed']}, not {seed}")
-        cfg = config_from_dict({**saved["config"], "timesteps": cfg.timesteps}, str(out / "config.json"))
-    elif found or (out / "curve.csv").exists():
+        return config_from_dict({**saved["config"], "timesteps": cfg.timesteps}, str(out / "config.json"))
+    if found or (out / "curve.csv").exists():
         raise RunError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        atomic_write_bytes(out / "config.json", json.dumps({"seed": seed, "config": cfg.to_dict()}, indent=1).encode())
+    atomic_write_bytes(out / "config.json", json.dumps({"seed": seed, "config": cfg.to_dict(), **saved_too}, indent=1).encode())
+    return cfg
+
+
+def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train (or resume) a run in ``out`` up to ``cfg.timesteps`` agent-steps, then export and plot."""
+    from agents import make_policy
+
+    out = Path(out)
+    torch.set_num_threads(cfg.run.torch_threads)
+    found = checkpoints(out)
+    cfg = start_run(cfg, out, seed, resume, found)
 
     venv = build_env(cfg)
     wall_before = 0.0
@@ -287,11 +305,7 @@ def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False
     venv.close()
 
     policy_path, spec_path = export_run(out)
-    seeds = [BASELINE_SEED + i for i in range(cfg.run.baseline_episodes)]
-    scored = {name: (lambda e, n=name: make_policy(n, e)) for name in cfg.run.baselines} | {"ppo (exported)": lambda e: load_policy(spec_path, e)}
-    baselines = {name: float(delivered(cfg.scenario, cfg.env.overrides, make, seeds).mean()) for name, make in scored.items()}
-    atomic_write_bytes(out / "baselines.json", json.dumps({"seeds": seeds, "delivered_value": baselines}, indent=1).encode())
-    plot_curves({"PPO": out / "curve.csv"}, out / "curve.png", baselines, title=f"MaskablePPO on {cfg.scenario} (seed {seed})")
+    score_run(cfg, out, spec_path, f"MaskablePPO on {cfg.scenario} (seed {seed})")
     sps = (model.num_timesteps - start) / max(session_s, 1e-9)
     summary = {"timesteps": model.num_timesteps, "wall_s": wall_s, "session_wall_s": session_s, "session_steps_per_s": sps}
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
