@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from agents import universal
 from agents.confined import MIB, UnsafeFileError, read_confined
 from agents.policy import ArrayPolicy
 from orbit_env import ENV_VERSION
@@ -86,7 +87,13 @@ def read_policy_files(path: str | Path, root: str | Path | None = None) -> tuple
         tensors = load(blob)
     except (SafetensorError, ValueError, TypeError) as e:
         raise PolicyFileError(f"policy weights {weights_file} are not a valid safetensors file: {e}") from None
-    check_policy(spec, tensors, weights_file)
+    kind = spec.get("kind", "mlp")
+    if kind == "mlp":
+        check_policy(spec, tensors, weights_file)
+    elif kind == universal.KIND:
+        universal.check_universal(spec, tensors, weights_file)
+    else:
+        raise PolicyFileError(f"{spec_file}: kind {kind!r} is not one of 'mlp', {universal.KIND!r}")
     return spec, tensors
 
 
@@ -157,13 +164,7 @@ def _check_values(spec: dict[str, Any], tensors: dict[str, np.ndarray], where: P
     net, norm = spec["network"], _normalize(spec, where)
     used = [f"{n}.{p}" for n in (*net["layers"], net["output"]) for p in ("weight", "bias")]
     used += ["obs_mean", "obs_var"] if norm["obs"] else []
-    for key in used:
-        t = tensors[key]
-        if t.dtype.kind != "f":
-            raise PolicyFileError(f"{where}: tensor {key} has dtype {t.dtype}; weights and statistics must be floating point")
-        if not np.isfinite(t).all():
-            i = np.unravel_index(np.flatnonzero(~np.isfinite(t))[0], t.shape)
-            raise PolicyFileError(f"{where}: tensor {key} holds {t[i]} at index {tuple(int(j) for j in i)}; every value must be finite")
+    check_finite(tensors, used, where)
     if norm["obs"]:
         var = tensors["obs_var"]
         if (var < 0).any() or ((var + norm["epsilon"]) <= 0).any():
@@ -171,16 +172,38 @@ def _check_values(spec: dict[str, Any], tensors: dict[str, np.ndarray], where: P
             raise PolicyFileError(
                 f"{where}: obs_var[{i}] = {var[i]} with epsilon {norm['epsilon']}: variances must be >= 0 and variance + epsilon > 0"
             )
+    check_act(spec, where)
+
+
+def check_finite(tensors: dict[str, np.ndarray], keys: list[str], where: Path) -> None:
+    """PolicyFileError unless every tensor of ``keys`` is floating point with finite values: a NaN network
+    would otherwise play (and idle) as if it were a policy."""
+    for key in keys:
+        t = tensors[key]
+        if t.dtype.kind != "f":
+            raise PolicyFileError(f"{where}: tensor {key} has dtype {t.dtype}; weights and statistics must be floating point")
+        if not np.isfinite(t).all():
+            i = np.unravel_index(np.flatnonzero(~np.isfinite(t))[0], t.shape)
+            raise PolicyFileError(f"{where}: tensor {key} holds {t[i]} at index {tuple(int(j) for j in i)}; every value must be finite")
+
+
+def check_act(spec: dict[str, Any], where: Path) -> None:
+    """PolicyFileError unless the spec's ``act`` table is absent or has a boolean ``deterministic``."""
     act = spec.get("act", {})
     if not isinstance(act, dict) or not isinstance(act.get("deterministic", True), bool):
         raise PolicyFileError(f"policy spec for {where}: act must be a table with deterministic = true or false, got {act!r}")
 
 
-def check_compatible(spec: dict[str, Any], layout: Layout, actions: ActionLayout) -> None:
-    """Raise PolicyFileError unless the policy was trained on this env version, layout and action space."""
-    trained = spec.get("env", {}).get("id")
+def check_env(spec: dict[str, Any]) -> None:
+    """Raise PolicyFileError unless the policy was trained on a compatible env version."""
+    trained = spec.get("env", {}).get("id") if isinstance(spec.get("env"), dict) else None
     if trained not in COMPATIBLE_ENVS:
         raise PolicyFileError(f"the policy was trained on env {trained!r} but this is {ENV_VERSION!r}; retrain or use a matching orbit-env")
+
+
+def check_compatible(spec: dict[str, Any], layout: Layout, actions: ActionLayout) -> None:
+    """Raise PolicyFileError unless the policy was trained on this env version, layout and action space."""
+    check_env(spec)
     obs = spec["observation"]
     if obs.get("size") != layout.size or obs.get("names") != layout.names():
         if obs.get("K") != layout.K or obs.get("M") != layout.M:
@@ -216,6 +239,8 @@ class LearnedPolicy(ArrayPolicy):
     ):
         super().__init__(layout, actions)
         self.spec, tensors = read_policy_files(path, root)
+        if self.spec.get("kind", "mlp") != "mlp":
+            raise PolicyFileError(f"{path} holds a {self.spec['kind']!r} policy: load it with agents.learned.load_policy")
         check_compatible(self.spec, layout, actions)
         net = self.spec["network"]
         self.layers = [(tensors[f"{n}.weight"].astype(np.float32), tensors[f"{n}.bias"].astype(np.float32)) for n in net["layers"]]
@@ -248,6 +273,12 @@ class LearnedPolicy(ArrayPolicy):
         return (logits + gumbel).argmax(axis=-1)
 
 
-def load_policy(spec_path: str | Path, env) -> LearnedPolicy:
-    """The leaderboard's entry point: the policy of ``spec_path`` for ``env``, checked against it."""
-    return LearnedPolicy.for_env(env, path=spec_path)
+def load_policy(spec_path: str | Path, env, root: str | Path | None = None) -> ArrayPolicy:
+    """The leaderboard's entry point: the policy of ``spec_path`` for ``env``, checked against it: an MLP
+    (``LearnedPolicy``) or, for a spec of kind ``universal-sets``, the set network (``agents.universal``)."""
+    spec, _ = read_policy_files(spec_path, root)
+    cls = universal.UniversalPolicy if spec.get("kind") == universal.KIND else LearnedPolicy
+    try:
+        return cls.for_env(env, path=spec_path, root=root)
+    except ValueError as e:  # the universal layout's own refusals (an env beyond its maxima)
+        raise e if isinstance(e, PolicyFileError) else PolicyFileError(str(e)) from None

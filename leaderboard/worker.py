@@ -45,10 +45,10 @@ def build_policy(entry: dict[str, Any], env: BatchEnv) -> ArrayPolicy:
     if entry["kind"] in ("baseline", "heuristic"):
         return make_policy(entry["heuristic"], env, **entry["params"])
     if entry["kind"] == "safetensors":  # spec and weights: regular files inside the submission folder only
-        from agents.learned import LearnedPolicy
+        from agents.learned import load_policy
 
         rel = entry["specs"].get(env.scenario.name, entry["specs"]["*"])
-        return LearnedPolicy.for_env(env, path=rel, root=entry["folder"])
+        return load_policy(rel, env, root=entry["folder"])
     raise PolicyError(f"unknown entry kind {entry['kind']!r}")
 
 

@@ -198,7 +198,10 @@ def cmd_check(args) -> int:
 
 
 def cmd_train(args) -> int:
-    """Train PPO on a scenario (see docs/training.md): MaskablePPO (the [train] extra), or RLlib (the [ray] extra, docs/ray.md)."""
+    """Train PPO on a scenario (see docs/training.md): MaskablePPO (the [train] extra), RLlib (the [ray] extra,
+    docs/ray.md), or PPO from scratch with the set network on the universal layout (train/ppo_scratch.py)."""
+    if args.backend == "ppo-scratch" and not args.address:
+        return _train_scratch(args)
     from train.config import ConfigError, TrainConfig, load_config
     from train.ppo import RunError, train
 
@@ -227,6 +230,23 @@ def cmd_train(args) -> int:
     print(f"trained {result.timesteps:,} agent-steps in {result.wall_s:.0f} s ({result.steps_per_s:,.0f} steps/s); "
           f"policy {result.policy_path}, curve {result.out / 'curve.png'}")
     return 0
+
+
+def _train_scratch(args) -> int:
+    """``--backend ppo-scratch``: train.ppo_scratch with train/configs/scratch/SCENARIO.toml (or --config)."""
+    from pathlib import Path
+
+    from train.ppo_scratch import main as scratch
+
+    if args.resume:
+        print("orbit-env: error: --resume is not supported with --backend ppo-scratch", file=sys.stderr)
+        return 2
+    config = args.config or (Path(__file__).parents[1] / "train" / "configs" / "scratch" / f"{args.scenario}.toml")
+    argv = ["train", "--seed", str(args.seed), "--out", args.out or f"runs/{args.scenario or 'scratch'}-scratch-seed{args.seed}"]
+    argv += ["--config", str(config)] if Path(config).is_file() else []
+    argv += ["--scenario", args.scenario] if args.scenario else []
+    argv += ["--agent-steps", str(args.timesteps)] if args.timesteps else []
+    return scratch(argv + (["--quiet"] if args.quiet else []))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -278,8 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="run directory (default runs/SCENARIO-seedS, runs/SCENARIO-rllib-seedS with --backend rllib)")
     sp.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
-    sp.add_argument("--backend", choices=("sb3", "rllib"), default="sb3",
-                    help="sb3: MaskablePPO on this machine (default); rllib: Ray RLlib PPO, needs the [ray] extra (docs/ray.md)")
+    sp.add_argument("--backend", choices=("sb3", "rllib", "ppo-scratch"), default="sb3",
+                    help="sb3: MaskablePPO on this machine (default); rllib: Ray RLlib PPO, needs the [ray] extra (docs/ray.md); "
+                         "ppo-scratch: the set network on the universal layout (train/ppo_scratch.py, config "
+                         "train/configs/scratch/SCENARIO.toml)")  # fmt: skip
     sp.add_argument("--address", help="with --backend rllib: the Ray cluster to train on (host:port, or auto); default a local Ray instance")
     sp.set_defaults(func=cmd_train)
 

@@ -31,12 +31,16 @@ def plot_curves(curves: dict[str, Path], png: Path, baselines: dict[str, float] 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for (label, path), color in zip(curves.items(), COLORS):
+    runs = {}
+    for label, path in curves.items():
         with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+            runs[label] = list(csv.DictReader(f))
+    returns = all(not rows or "return" in rows[0] for rows in runs.values())  # a curve may lack training returns
+    fig, axes = plt.subplots(1, 2 if returns else 1, figsize=(11 if returns else 6, 4), squeeze=False)
+    axes = axes[0]
+    for (label, rows), color in zip(runs.items(), COLORS):
         x = np.array([float(r["timesteps"]) for r in rows])
-        for ax, key in ((axes[0], "delivered_value"), (axes[1], "return")):
+        for ax, key in zip(axes, ("delivered_value", "return")):
             y = np.array([float(r[key]) for r in rows])
             ax.plot(x, y, ".", alpha=0.2, color=color, markersize=3)
             if len(y):
@@ -44,7 +48,8 @@ def plot_curves(curves: dict[str, Path], png: Path, baselines: dict[str, float] 
     for (name, value), color in zip((baselines or {}).items(), LINE_COLORS):
         axes[0].axhline(value, ls="--", lw=1, color=color, label=name)
     axes[0].set_ylabel("delivered value per episode (reference GPU-h)")
-    axes[1].set_ylabel("training return per episode (per satellite)")
+    if returns:
+        axes[1].set_ylabel("training return per episode (per satellite)")
     for ax in axes:
         ax.set_xlabel("agent-steps")
         ax.grid(alpha=0.3)

@@ -45,6 +45,13 @@ from orbit_env.env import OrbitComputeEnv
 from train.config import VEC_ENVS
 
 
+def blend(rewards: np.ndarray, team_weight: float) -> np.ndarray:
+    """(..., N) per-satellite rewards with ``team_weight`` of each constellation's mean blended in."""
+    if not team_weight:
+        return rewards
+    return (1 - team_weight) * rewards + team_weight * rewards.mean(axis=-1, keepdims=True)
+
+
 class SatelliteSlotsVecEnv(VecEnv):
     """What both bridges share: the slots, the summary, the reward blend, SB3's episode records and the masks."""
 
@@ -72,10 +79,7 @@ class SatelliteSlotsVecEnv(VecEnv):
 
     def _blend(self, rewards: np.ndarray) -> np.ndarray:
         """The slots' rewards with ``team_weight`` of each constellation's mean blended in."""
-        if not self.team_weight:
-            return rewards
-        per_episode = rewards.reshape(self.n_episodes, self.n_agents)
-        return ((1 - self.team_weight) * per_episode + self.team_weight * per_episode.mean(axis=1, keepdims=True)).reshape(-1)
+        return blend(rewards.reshape(self.n_episodes, self.n_agents), self.team_weight).reshape(-1)
 
     def _restart_records(self) -> None:
         self._returns[:] = 0.0
