@@ -90,3 +90,22 @@ def test_run_writes_a_video_and_a_timeline(tmp_path, capsys):
 def test_bad_video_paths_are_usage_errors_before_running(args, expect, capsys):
     assert main(["run", "starcloud-1", "--steps", "5", "--quiet", *args]) == 2
     assert expect in capsys.readouterr().err
+
+
+def test_gymnasium_record_video_records_an_episode(tmp_path):
+    """Gymnasium's own RecordVideo wrapper (moviepy) films the Gymnasium face's rgb_array frames."""
+    pytest.importorskip("moviepy")
+    import gymnasium
+    from gymnasium.wrappers import RecordVideo
+
+    env = gymnasium.make("orbit_env/OrbitCompute-v2", scenario="starcloud-1", max_cycles=6, render_mode="rgb_array")
+    env = RecordVideo(env, str(tmp_path), episode_trigger=lambda episode: True, name_prefix="ep")
+    env.reset(seed=3)
+    frame = env.render()
+    assert frame.ndim == 3 and frame.shape[2] == 3 and frame.std() > 0  # a drawn frame, not a blank one
+    truncated = False
+    while not truncated:
+        _, _, _, truncated, _ = env.step(env.action_space.sample())
+    env.close()
+    videos = list(tmp_path.glob("ep-episode-0.mp4"))
+    assert len(videos) == 1 and videos[0].stat().st_size > 1000
