@@ -112,7 +112,8 @@ def planners(names=BOARD_PLANNERS) -> list[Entry]:
     """The planners ``names`` as baselines on the first ``PLANNER_SEEDS`` seeds of each scenario (recorded in
     their metadata, which the board reads)."""
     return [
-        Entry(name, "baseline", heuristic=name, seeds=PLANNER_SEEDS, scenarios=PLANNER_SCENARIOS, meta={"description": _summary(cls), "seeds": PLANNER_SEEDS})
+        Entry(name, "baseline", heuristic=name, seeds=PLANNER_SEEDS, scenarios=PLANNER_SCENARIOS,
+              meta={"description": _summary(cls), "seeds": PLANNER_SEEDS, "scenarios": list(PLANNER_SCENARIOS)})
         for name, cls in PLANNERS.items() if name in names
     ]
 

@@ -75,7 +75,7 @@ def subset_note(board: Board) -> str:
     subs = [e for e in board.entries if e.subset]
     if not subs:
         return ""
-    which = "; ".join(f"{e.name}: {e.episodes} of {e.of} episodes (the first {e.meta.get('seeds')} seeds of each scenario)" for e in subs)
+    which = "; ".join(f"{e.name}: {e.episodes} of {e.of} episodes (the first {e.meta.get('seeds')} seeds of each scenario it plays)" for e in subs)
     return (f"‡ On a subset of the {board.split} seeds, too costly for all of them: {which}. Their scores, IQM and means "
             "cover those episodes only, so they are not ranked with the entries on every seed (–); their Δ score compares "
             "them with the best baseline on the same seeds.")  # fmt: skip
