@@ -447,6 +447,6 @@ def test_the_board_states_the_subset_and_does_not_rank_it_with_the_full_entries(
     assert [e.name for e in subset_board.ranked] == ["x", "edf-safe", "balance", "random", "p"]  # p scores highest
     text = markdown(subset_board)
     assert "| – | p ‡ | baseline |" in text and "| 1 | x | heuristic |" in text
-    assert "‡ On a subset of the test seeds, too costly for all of them: p: 4 of 12 episodes (the first 2 seeds of each scenario)." in text
+    assert "‡ On a subset of the test seeds, too costly for all of them: p: 4 of 12 episodes (the first 2 seeds of each scenario it plays)." in text
     assert "| p ‡ | 3.0 [1.0, 5.0] |" in text  # its paired row per scenario
     assert "p: 4 of 12 episodes" in readme_section(subset_board) and "p: 4 of 12 episodes" in page(subset_board)
