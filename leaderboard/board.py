@@ -138,8 +138,6 @@ def _result(
     if failures:
         f = failures[0]
         res.status, res.reason = "failed", f"{f.scenario} seed {f.seed}: {f.reason}"
-    elif not plays:
-        res.status, res.reason = "incomplete", "plays none of this suite's scenarios"
     elif len(ok) < len(episodes):
         res.status, res.reason = "incomplete", f"{len(ok)} of {len(episodes)} episodes recorded"
     else:
@@ -266,6 +264,7 @@ def build_board(store: Store, suite: Suite, split: str, current: Sequence[Entry]
         versions[e.name] = h = e.hash
         current_meta[(e.name, h)] = (e.kind, e.meta)
     results = {name: _result(store, key, suite, name, h, current_meta.get((name, h))) for name, h in versions.items()}
+    results = {name: r for name, r in results.items() if r.of}  # a submission for another suite's scenarios is not on this board
     board = Board(suite, split, key.env_hash, len(suite.episodes(split)), [])
     if suite.paired and bound_hash:
         board.bound = _result(store, key, suite, BOUND, bound_hash, keys=BOUND_KEYS)
