@@ -18,6 +18,13 @@ entry's embedding (run(k, p) from slot k, admit(g) from entry g, send(k, m) as t
 k's and neighbour m's projections), so permuting slots, neighbours or window entries permutes the
 logits alike. ``forward`` is written once for numpy and torch (``xp``): the trainer (``train.ppo_scratch``)
 differentiates it, ``UniversalPolicy`` runs it on the exported weights.
+
+Advice (optional, residual policy learning: Silver et al., arXiv:1812.06298, 2018): the network may also
+read the actions that named deterministic heuristics (``ADVISORS``) would take, as one-hot vectors over the
+universal actions, and add ``trust(context) x one-hot`` to its logits. ``trust`` is a linear head of the
+context that starts near zero, so a fresh network ignores its advisors; PPO learns from reward alone when
+to follow which (no imitation loss, no teacher's targets). The advisors are named in the spec and rebuilt
+from the installed heuristics on load, so a submission still holds only weights and a JSON spec.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from orbit_env.observe import GROUND_FIELDS, NEIGH_FIELDS, OWN_FIELDS, SLOT_FIEL
 K_MAX, M_MAX, G_MAX, P_MAX = 16, 4, 8, 3  # the suite's largest: K 16 (v2 storage cap), M 4 lasers, G 8, P 3 levels
 KIND = "universal-sets"  # the spec's "kind" (agents.learned reads "mlp" specs)
 OWN_DEFAULTS = {"own.link": 0.0, "own.storage_free": 1.0}  # a v1 scenario's values: no antenna booking, no storage limit
+ADVISORS = ("greedy", "edf", "edf-safe", "edf-ckpt", "balance")  # the deterministic heuristics a network may read
 SETS = (("slot", K_MAX, SLOT_FIELDS), ("neigh", M_MAX, NEIGH_FIELDS), ("window", G_MAX, WINDOW_FIELDS))
 
 
@@ -91,6 +99,14 @@ class UniversalLayout:
         )
         return np.where(ok, native, -1)
 
+    @functools.cached_property
+    def _from_native(self) -> np.ndarray:
+        """Universal action index of every native index (the universal layout holds every native action)."""
+        nat = self._to_native
+        inverse = np.full(self.native_actions.n, -1)
+        inverse[nat[nat >= 0]] = np.flatnonzero(nat >= 0)
+        return inverse
+
     def obs(self, native: np.ndarray) -> np.ndarray:
         """(..., UNIVERSAL_SIZE) float32 universal observations of (..., D) native ones."""
         src, fill = self._obs_gather
@@ -107,6 +123,31 @@ class UniversalLayout:
         if (native < 0).any():
             raise ValueError(f"universal actions {np.unique(np.asarray(actions)[native < 0])[:5]} have no native action in this env")
         return native
+
+    def from_native(self, actions: np.ndarray) -> np.ndarray:
+        """Universal action indices of native ones."""
+        return self._from_native[np.asarray(actions)]
+
+
+class Advice:
+    """The actions named heuristics would take, as (..., advisors, universal n) one-hot float32 arrays."""
+
+    def __init__(self, names, env, universal: UniversalLayout):
+        from agents.heuristics import make_policy
+
+        unknown = [n for n in names if n not in ADVISORS]
+        if unknown or len(set(names)) != len(names):
+            raise ValueError(f"advisors {list(names)}: each must be one of {', '.join(ADVISORS)}, named once")
+        self.names = tuple(names)
+        self.policies = [make_policy(n, env) for n in self.names]
+        self.universal = universal
+
+    def __call__(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+        """One-hot advice for native (..., D) observations and (..., A) masks; None without advisors."""
+        if not self.policies:
+            return None
+        chosen = np.stack([self.universal.from_native(p.act_arrays(obs, mask)) for p in self.policies], axis=-1)
+        return np.eye(UNIVERSAL_ACTIONS.n, dtype=np.float32)[chosen]
 
 
 UNIVERSAL_ACTIONS = ActionLayout(K_MAX, P_MAX, M_MAX, G_MAX)
@@ -135,20 +176,23 @@ def split(x):
     return parts
 
 
-def layer_shapes(hidden: int) -> dict[str, tuple[int, int]]:
-    """(out, in) of every linear layer of the network, by name."""
+def layer_shapes(hidden: int, advisors: int = 0) -> dict[str, tuple[int, int]]:
+    """(out, in) of every linear layer of the network, by name (``head.advice`` only with advisors)."""
     H = hidden
     shapes = {"own.0": (H, OWN_SIZE)}
     for name, _, fields in SETS:
         shapes |= {f"{name}.0": (H, 1 + len(fields)), f"{name}.1": (H, H), f"{name}.ctx": (H, H)}
-    return shapes | {"ctx": (H, 4 * H), "head.base": (2, H), "head.run": (P_MAX, H), "head.send_slot": (H, H),
-                     "head.send_neigh": (H, H), "head.admit": (1, H)}  # fmt: skip
+    shapes |= {"ctx": (H, 4 * H), "head.base": (2, H), "head.run": (P_MAX, H), "head.send_slot": (H, H),
+               "head.send_neigh": (H, H), "head.admit": (1, H)}  # fmt: skip
+    return shapes | ({"head.advice": (advisors, H)} if advisors else {})
 
 
-def forward(params: dict[str, tuple[Any, Any]], x, xp) -> tuple[Any, Any]:
+def forward(params: dict[str, tuple[Any, Any]], x, xp, advice=None) -> tuple[Any, Any]:
     """(logits (..., universal n), context (..., H)) of universal observations ``x`` (..., UNIVERSAL_SIZE).
 
-    ``params[name] = (weight (out, in), bias (out,))``; ``xp`` is numpy or torch (the same code runs on both)."""
+    ``params[name] = (weight (out, in), bias (out,))``; ``xp`` is numpy or torch (the same code runs on both).
+    ``advice`` (..., advisors, universal n), one-hot (``Advice``): each advisor's action gains the trust the
+    ``head.advice`` layer gives that advisor in this context (None: the logits of the network alone)."""
 
     def lin(name, v):
         w, b = params[name]
@@ -168,6 +212,8 @@ def forward(params: dict[str, tuple[Any, Any]], x, xp) -> tuple[Any, Any]:
     send = (lin("head.send_slot", z["slot"])[..., :, None, :] * lin("head.send_neigh", z["neigh"])[..., None, :, :]).sum(axis=-1)
     admit = lin("head.admit", z["window"])[..., 0]
     logits = xp.concatenate([lin("head.base", ctx), run, send.reshape(*lead, K_MAX * M_MAX), admit], axis=-1)
+    if advice is not None:
+        logits = logits + (lin("head.advice", ctx)[..., :, None] * advice).sum(axis=-2)
     return logits, ctx
 
 
@@ -178,10 +224,13 @@ def check_universal(spec: dict[str, Any], tensors: dict[str, np.ndarray], where:
     hidden = spec.get("network", {}).get("hidden") if isinstance(spec.get("network"), dict) else None
     if isinstance(hidden, bool) or not isinstance(hidden, int) or not 1 <= hidden <= 4096:
         raise PolicyFileError(f"policy spec for {where}: network.hidden must be an integer in [1, 4096], got {hidden!r}")
+    advisors = spec["network"].get("advisors", [])
+    if not isinstance(advisors, list) or any(a not in ADVISORS for a in advisors) or len(set(advisors)) != len(advisors):
+        raise PolicyFileError(f"policy spec for {where}: network.advisors must list distinct names of {', '.join(ADVISORS)}, got {advisors!r}")
     obs = spec.get("observation") if isinstance(spec.get("observation"), dict) else {}
     if obs.get("names") != list(universal_names()):
         raise PolicyFileError(f"policy spec for {where}: observation.names is not this loader's universal layout ({UNIVERSAL_SIZE} elements)")
-    expected = {f"{n}.{p}": (s if p == "weight" else s[:1]) for n, s in layer_shapes(hidden).items() for p in ("weight", "bias")}
+    expected = {f"{n}.{p}": (s if p == "weight" else s[:1]) for n, s in layer_shapes(hidden, len(advisors)).items() for p in ("weight", "bias")}
     for key, shape in expected.items():
         if key not in tensors or tensors[key].shape != shape:
             got = tensors[key].shape if key in tensors else "missing"
@@ -192,11 +241,16 @@ def check_universal(spec: dict[str, Any], tensors: dict[str, np.ndarray], where:
 
 class UniversalPolicy(ArrayPolicy):
     """The exported set network on any scenario that fits the universal layout: masked argmax of its logits
-    (or a masked sample when the spec or ``deterministic`` says so), mapped back to native actions."""
+    (or a masked sample when the spec or ``deterministic`` says so), mapped back to native actions. A spec
+    that names advisors needs the env (``for_env``) to rebuild them."""
 
     name = "ppo-sets"
 
-    def __init__(self, layout: Layout, actions: ActionLayout, path: str | Path, deterministic: bool | None = None, root=None):
+    @classmethod
+    def for_env(cls, env, **kwargs):
+        return cls(env.layout, env.actions, advisors_env=env, **kwargs)
+
+    def __init__(self, layout: Layout, actions: ActionLayout, path: str | Path, deterministic: bool | None = None, root=None, advisors_env=None):
         from agents.learned import PolicyFileError, check_env, read_policy_files
 
         super().__init__(layout, actions)
@@ -205,14 +259,18 @@ class UniversalPolicy(ArrayPolicy):
             raise PolicyFileError(f"{path} holds a {self.spec.get('kind', 'mlp')!r} policy, not a {KIND!r} one")
         check_env(self.spec)
         self.universal = UniversalLayout(layout, actions)
+        advisors = self.spec["network"].get("advisors", [])
+        if advisors and advisors_env is None:
+            raise ValueError(f"{path} takes advice from {advisors}: build it with UniversalPolicy.for_env(env, path=...)")
+        self.advice = Advice(advisors, advisors_env, self.universal)
         self.params = {n: (tensors[f"{n}.weight"].astype(np.float32), tensors[f"{n}.bias"].astype(np.float32))
-                       for n in layer_shapes(self.spec["network"]["hidden"])}  # fmt: skip
+                       for n in layer_shapes(self.spec["network"]["hidden"], len(advisors))}  # fmt: skip
         self.deterministic = self.spec.get("act", {}).get("deterministic", True) if deterministic is None else deterministic
         self.name = self.spec.get("name", self.name)
 
     def universal_actions(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """(...,) universal action indices, legal under the universal mask."""
-        logits = forward(self.params, self.universal.obs(obs), np)[0]
+        logits = forward(self.params, self.universal.obs(obs), np, self.advice(obs, mask))[0]
         logits = np.where(self.universal.mask(mask), logits, -np.inf)
         if not self.deterministic:
             logits = logits - np.log(-np.log(self.random(logits.shape)))

@@ -147,6 +147,59 @@ def test_the_loaders_refuse_each_others_format_and_a_tampered_universal_spec(exp
         load_policy(tmp_path / spec.name, env)
 
 
+@pytest.mark.parametrize("scenario", SIZES)
+def test_from_native_inverts_to_native_for_every_native_action(scenario):
+    ul = U.UniversalLayout.for_env(BatchEnv(scenario, 1))
+    native = np.arange(ul.native_actions.n)
+    assert np.array_equal(ul.to_native(ul.from_native(native)), native)
+
+
+def test_advice_is_the_advisors_actions_and_full_trust_in_one_advisor_plays_like_it(tmp_path):
+    """A network whose only non-zero weights trust balance (a large bias on its advice) must act as balance
+    on every step, through export, the spec's advisor names and the loader that rebuilds them."""
+    env = BatchEnv("contacts-relay-24", 2, max_cycles=40, autoreset_mode="disabled")
+    obs, mask, _ = env.reset(seed=4)
+    ul = U.UniversalLayout.for_env(env)
+    advice = U.Advice(("greedy", "balance"), env, ul)(obs, mask)
+    assert advice.shape == (2, env.n_agents, 2, U.UNIVERSAL_ACTIONS.n) and (advice.sum(-1) == 1).all()
+    for i, name in enumerate(("greedy", "balance")):
+        assert np.array_equal(ul.to_native(advice[..., i, :].argmax(-1)), make_policy(name, env).act_arrays(obs, mask))
+    model = SetActorCritic(8, "local", advisors=2)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.linears["head_advice"].bias[:] = torch.tensor([0.0, 50.0])
+    spec = export(model, ScratchConfig(hidden=8, advisors=("greedy", "balance")), tmp_path / "policy.safetensors", 0)
+    assert json.loads(spec.read_text())["network"]["advisors"] == ["greedy", "balance"]
+    policy, balance = load_policy(spec, env), make_policy("balance", env)
+    steps = []
+
+    def as_balance(actions, t):
+        assert np.array_equal(actions, balance.act_arrays(env.observations, env.action_masks))
+        steps.append(t)
+        return actions
+
+    play(policy, env, [4, 5], check=as_balance)
+    assert len(steps) == 40
+    with pytest.raises(ValueError, match="advice from"):
+        U.UniversalPolicy(env.layout, env.actions, spec)
+    with pytest.raises(ValueError, match="each must be one of"):
+        U.Advice(("random",), env, ul)
+    with pytest.raises(ValueError, match="advisors"):
+        ScratchConfig(advisors=("balance", "balance"))
+
+
+def test_an_advised_spec_with_unknown_advisors_or_missing_trust_weights_is_refused(exported, tmp_path):
+    _, spec = exported
+    env = BatchEnv("radiation-saa-16")
+    data = json.loads(spec.read_text())
+    (tmp_path / "policy.safetensors").write_bytes(spec.with_suffix(".safetensors").read_bytes())
+    for advisors, message in ((["planner"], "network.advisors must list"), (["balance"], "tensor head.advice.weight is missing")):
+        (tmp_path / spec.name).write_text(json.dumps({**data, "network": {"hidden": 16, "advisors": advisors}}))
+        with pytest.raises(PolicyFileError, match=message):
+            load_policy(tmp_path / spec.name, env)
+
+
 def test_gae_bootstraps_a_truncated_episode_from_its_final_value_and_does_not_cross_it():
     r = torch.tensor([[[1.0]], [[0.0]], [[2.0]]])  # (T=3, B=1, N=1)
     v = torch.tensor([[[0.5]], [[0.25]], [[0.0]]])

@@ -16,6 +16,8 @@ every scenario. What it does, in order:
   trained on whole constellations; the actor only ever sees its own observation;
 - curve: ``curve.csv`` has ``train.ppo``'s columns (one row per finished training episode), so
   ``python -m train.plot`` draws both trainers' runs;
+- advice (``advisors = [...]``, optional): the network also reads the actions of named heuristics and learns,
+  from reward alone, how far to trust each (``agents.universal.Advice``: residual policy learning);
 - export: the actor's weights to safetensors + a JSON spec of kind ``universal-sets``
   (``agents.universal.UniversalPolicy`` loads it).
 
@@ -64,6 +66,7 @@ class ScratchConfig:
     n_envs: int = 8  # episodes side by side
     n_steps: int = 128  # rollout length; a rollout is n_steps x n_envs x satellites samples
     overrides: dict[str, Any] = field(default_factory=dict)  # training-only scenario overrides (reward, shaping)
+    mix: dict[str, int] = field(default_factory=dict)  # scenario -> episodes side by side; set, it replaces scenario and n_envs
     team_weight: float = 0.0  # with episode.reward = "individual": (1 - w) x own + w x the constellation's mean
     horizon_h: float = 3 * ORBIT_H  # gamma = 1 - dt / horizon: the discounted sum spans about three orbits
     gae_lambda: float = 0.95
@@ -76,6 +79,7 @@ class ScratchConfig:
     max_grad_norm: float = 0.5
     hidden: int = 64
     critic: str = "local"  # local: per-agent value; central: MAPPO value over the episode's satellites
+    advisors: tuple[str, ...] = ()  # heuristics whose actions the network reads (agents.universal.Advice); none: pure
     seed: int = 0
     export_every: int = 20  # updates between exports of the policy so far (a stopped run still leaves one)
     max_wall_s: float = 0.0  # stop after the update that passes this wall time (0: no limit), then export
@@ -88,17 +92,29 @@ class ScratchConfig:
             raise ValueError(f"ppo-scratch config: critic = {self.critic!r}; expected 'local' or 'central'")
         if not 0.0 <= self.team_weight <= 1.0:
             raise ValueError(f"ppo-scratch config: team_weight = {self.team_weight!r}; expected a number in [0, 1]")
+        object.__setattr__(self, "advisors", tuple(self.advisors))
+        if any(not isinstance(n, int) or isinstance(n, bool) or n <= 0 for n in self.mix.values()):
+            raise ValueError(f"ppo-scratch config: mix = {self.mix!r}; each scenario needs a positive number of episodes")
+        bad = [a for a in self.advisors if a not in U.ADVISORS]
+        if bad or len(set(self.advisors)) != len(self.advisors):
+            raise ValueError(f"ppo-scratch config: advisors = {list(self.advisors)!r}; expected distinct names of {', '.join(U.ADVISORS)}")
         if self.horizon_h <= 0:
             raise ValueError(f"ppo-scratch config: horizon_h = {self.horizon_h!r} must be positive")
+
+
+    def scenarios(self) -> dict[str, int]:
+        """Scenario -> episodes side by side: the mix, or the one scenario with n_envs."""
+        return dict(self.mix) or {self.scenario: self.n_envs}
 
 
 class SetActorCritic(nn.Module):
     """The set network (``agents.universal.forward``) and a value head on its context (local or central)."""
 
-    def __init__(self, hidden: int, critic: str):
+    def __init__(self, hidden: int, critic: str, advisors: int = 0):
         super().__init__()
         self.critic = critic
-        self.linears = nn.ModuleDict({name.replace(".", "_"): nn.Linear(i, o) for name, (o, i) in U.layer_shapes(hidden).items()})
+        shapes = U.layer_shapes(hidden, advisors)
+        self.linears = nn.ModuleDict({name.replace(".", "_"): nn.Linear(i, o) for name, (o, i) in shapes.items()})
         for name, lin in self.linears.items():
             if name.startswith("head_"):  # near-uniform first policy (CleanRL's 0.01 output scale)
                 nn.init.orthogonal_(lin.weight, 0.01)
@@ -109,9 +125,10 @@ class SetActorCritic(nn.Module):
     def params(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         return {name.replace("_", ".", 1): (lin.weight, lin.bias) for name, lin in self.linears.items()}
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(logits (..., N, n), values (..., N)) for universal observations (..., N, D) of whole constellations."""
-        logits, ctx = U.forward(self.params(), x, torch)
+    def forward(self, x: torch.Tensor, advice: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits (..., N, n), values (..., N)) for universal observations (..., N, D) of whole constellations
+        (and their advice (..., N, advisors, n); the values never depend on it)."""
+        logits, ctx = U.forward(self.params(), x, torch, advice)
         if self.critic == "central":
             ctx = torch.cat([ctx, ctx.mean(dim=-2, keepdim=True).expand_as(ctx)], dim=-1)
         return logits, self.value(ctx)[..., 0]
@@ -146,113 +163,158 @@ class ScratchResult:
     spec: Path
 
 
-def train(cfg: ScratchConfig, out: str | Path, progress: bool = True) -> ScratchResult:
-    """Train from scratch, write ``curve.csv`` (one row per finished training episode), ``summary.json`` and
-    the exported ``policy.safetensors`` / ``policy.json`` into ``out`` (refused if it holds a run)."""
-    out = Path(out)
-    if (out / "curve.csv").exists():
-        raise FileExistsError(f"{out} already holds a run; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)
-    torch.manual_seed(cfg.seed)
-    env = BatchEnv(cfg.scenario, cfg.n_envs, overrides=cfg.overrides, autoreset_mode="same_step")
-    ul = U.UniversalLayout.for_env(env)
-    gamma = 1.0 - env.params.dt / (cfg.horizon_h * 3600.0)
-    model = SetActorCritic(cfg.hidden, cfg.critic)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, eps=1e-5)
-    T, B, N = cfg.n_steps, cfg.n_envs, env.n_agents
-    updates = max(1, -(-cfg.agent_steps // (T * B * N)))
-    ret_rms, ret = RunningMeanStd(shape=()), np.zeros((B, N))
-    obs, mask, _ = env.reset(seed=TRAIN_SEEDS + cfg.seed * cfg.n_envs)
-    x, m = torch.from_numpy(ul.obs(obs)), torch.from_numpy(ul.mask(mask))
-    buf = {k: torch.zeros((T, B, N, *s), dtype=d) for k, s, d in (("x", (U.UNIVERSAL_SIZE,), torch.float32), ("m", (U.UNIVERSAL_ACTIONS.n,), torch.bool),
-           ("a", (), torch.int64), ("logp", (), torch.float32), ("v", (), torch.float32), ("r", (), torch.float32), ("boot", (), torch.float32))}  # fmt: skip
-    ended_buf = torch.zeros((T, B), dtype=torch.bool)
-    curve = (out / "curve.csv").open("w", newline="")
-    rows = csv.writer(curve)
-    rows.writerow(CURVE_FIELDS)
-    ep_return = np.zeros((B, N))
-    steps = episodes = 0
-    rollout_s = update_s = 0.0
-    recent: list[float] = []
-    t_start = time.time()
-    for update in range(1, updates + 1):
-        t0 = time.time()
-        for t in range(T):
+class Stream:
+    """One scenario of a run: its episodes side by side, layouts, advisors, reward scale, discount, rollout
+    buffers and curve. A mixed run holds one per scenario; their rollouts train one network."""
+
+    def __init__(self, scenario: str, n_envs: int, cfg: ScratchConfig, out: Path, curve_name: str):
+        self.scenario = scenario
+        self.env = BatchEnv(scenario, n_envs, overrides=cfg.overrides, autoreset_mode="same_step")
+        self.ul = U.UniversalLayout.for_env(self.env)
+        self.advise = U.Advice(cfg.advisors, self.env, self.ul)
+        self.gamma = 1.0 - self.env.params.dt / (cfg.horizon_h * 3600.0)
+        T, B, N = cfg.n_steps, n_envs, self.env.n_agents
+        self.size = T * B * N  # agent-steps of one rollout
+        self.ret_rms, self.ret, self.ep_return = RunningMeanStd(shape=()), np.zeros((B, N)), np.zeros((B, N))
+        obs, mask, _ = self.env.reset(seed=TRAIN_SEEDS + cfg.seed * n_envs)
+        self.inputs = _inputs(self.ul, self.advise, obs, mask)
+        self.buf = {k: torch.zeros((T, B, N, *s), dtype=d) for k, s, d in (("x", (U.UNIVERSAL_SIZE,), torch.float32), ("m", (U.UNIVERSAL_ACTIONS.n,), torch.bool),
+                    ("a", (), torch.int64), ("logp", (), torch.float32), ("v", (), torch.float32), ("r", (), torch.float32), ("boot", (), torch.float32))}  # fmt: skip
+        if self.advise.names:
+            self.buf["h"] = torch.zeros((T, B, N, len(self.advise.names), U.UNIVERSAL_ACTIONS.n))
+        self.ended = torch.zeros((T, B), dtype=torch.bool)
+        self.episodes, self.recent = 0, []
+        self.curve_file = (out / curve_name).open("w", newline="")
+        self.rows = csv.writer(self.curve_file)
+        self.rows.writerow(CURVE_FIELDS)
+
+    def rollout(self, model: SetActorCritic, cfg: ScratchConfig, steps: int, t_start: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n_steps`` steps of every episode, sampled from ``model``; (advantages, value targets), each (T x B, N).
+        ``steps``: the run's agent-steps before this rollout (the curve's x axis)."""
+        buf, env, ul = self.buf, self.env, self.ul
+        B, N = self.ret.shape
+        for t in range(cfg.n_steps):
+            x, m, h = self.inputs
             with torch.no_grad():
-                logits, value = model(x)
+                logits, value = model(x, h)
                 dist = masked(logits, m)
                 a = dist.sample()
             buf["x"][t], buf["m"][t], buf["a"][t], buf["logp"][t], buf["v"][t] = x, m, a, dist.log_prob(a), value
+            if h is not None:
+                buf["h"][t] = h
             obs, mask, rewards, terms, truncs, info = env.step(ul.to_native(a.numpy()))
             rewards = blend(rewards, cfg.team_weight)
-            ep_return += rewards
+            self.ep_return += rewards
             ended = terms | truncs
-            ret = ret * gamma + rewards
-            ret_rms.update(ret.reshape(-1))
-            buf["r"][t] = torch.from_numpy((rewards / np.sqrt(ret_rms.var + 1e-8)).astype(np.float32))
-            ended_buf[t] = torch.from_numpy(ended)
+            self.ret = self.ret * self.gamma + rewards
+            self.ret_rms.update(self.ret.reshape(-1))
+            buf["r"][t] = torch.from_numpy((rewards / np.sqrt(self.ret_rms.var + 1e-8)).astype(np.float32))
+            self.ended[t] = torch.from_numpy(ended)
             if ended.any():
                 with torch.no_grad():
                     final = model(torch.from_numpy(ul.obs(info["final_obs"])))[1]
                 buf["boot"][t] = torch.where(torch.from_numpy(truncs & ~terms)[:, None], final, 0.0)
-                for v, r in zip(info["episode_metrics"]["delivered_value"][ended], ep_return[ended].mean(axis=-1)):
-                    episodes += 1
-                    recent = (recent + [float(v)])[-2 * B :]
-                    rows.writerow([steps + (t + 1) * B * N, episodes, f"{r:.6g}", f"{v:.6g}", env.max_cycles, f"{time.time() - t_start:.1f}"])
-                ret[ended] = ep_return[ended] = 0.0
-                curve.flush()
-            x, m = torch.from_numpy(ul.obs(obs)), torch.from_numpy(ul.mask(mask))
-        steps += T * B * N
+                for v, r in zip(info["episode_metrics"]["delivered_value"][ended], self.ep_return[ended].mean(axis=-1)):
+                    self.episodes += 1
+                    self.recent = (self.recent + [float(v)])[-2 * B :]
+                    self.rows.writerow([steps + (t + 1) * B * N, self.episodes, f"{r:.6g}", f"{v:.6g}", env.max_cycles, f"{time.time() - t_start:.1f}"])
+                self.ret[ended] = self.ep_return[ended] = 0.0
+                self.curve_file.flush()
+            self.inputs = _inputs(ul, self.advise, obs, mask)
         with torch.no_grad():
-            last_value = model(x)[1]
-        adv = gae(buf["r"], buf["v"], ended_buf, buf["boot"], last_value, gamma, cfg.gae_lambda)
+            last_value = model(self.inputs[0])[1]
+        adv = gae(buf["r"], buf["v"], self.ended, buf["boot"], last_value, self.gamma, cfg.gae_lambda)
         target = adv + buf["v"]
+        return adv.reshape(-1, N), target.reshape(-1, N)
+
+    def flat(self) -> dict[str, torch.Tensor]:
+        """The rollout buffers as (T x B, N, ...) blocks of whole constellations."""
+        return {k: v.reshape(-1, *v.shape[2:]) for k, v in self.buf.items()}
+
+    def progress(self) -> str:
+        return f"{self.scenario} {np.mean(self.recent):.1f} ({self.episodes} ep)" if self.recent else f"{self.scenario}: no episode yet"
+
+
+def train(cfg: ScratchConfig, out: str | Path, progress: bool = True) -> ScratchResult:
+    """Train from scratch, write the curves (``curve.csv``, or ``curve-<scenario>.csv`` per scenario of a mix;
+    one row per finished training episode), ``summary.json`` and the exported ``policy.safetensors`` /
+    ``policy.json`` into ``out`` (refused if it holds a run)."""
+    out = Path(out)
+    if any(out.glob("curve*.csv")):
+        raise FileExistsError(f"{out} already holds a run; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    torch.manual_seed(cfg.seed)
+    mix = cfg.scenarios()
+    streams = [Stream(name, n, cfg, out, "curve.csv" if len(mix) == 1 else f"curve-{name}.csv") for name, n in mix.items()]
+    model = SetActorCritic(cfg.hidden, cfg.critic, len(cfg.advisors))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, eps=1e-5)
+    per_update = sum(st.size for st in streams)
+    updates = max(1, -(-cfg.agent_steps // per_update))
+    steps = 0
+    rollout_s = update_s = 0.0
+    t_start = time.time()
+    for update in range(1, updates + 1):
+        t0 = time.time()
+        batches = []
+        for st in streams:
+            adv, target = st.rollout(model, cfg, steps, t_start)
+            batches.append((st.flat(), adv, target))
+            steps += st.size
         t1 = time.time()
         rollout_s += t1 - t0
-        stats = _update(model, opt, cfg, {k: v.reshape(T * B, N, *v.shape[3:]) for k, v in buf.items()}, adv.reshape(T * B, N), target.reshape(T * B, N))
+        stats = _update(model, opt, cfg, batches)
         update_s += time.time() - t1
         if progress:
             wall = time.time() - t_start
-            done = f"delivered {np.mean(recent):.1f} ({episodes} ep)" if recent else "no episode finished yet"
             print(f"update {update}/{updates} agent-steps {steps:,} | rollout {rollout_s:.0f} s, update {update_s:.0f} s, "
-                  f"{steps / wall:,.0f} agent-steps/s | {done} | entropy {stats['entropy']:.3f} kl {stats['kl']:.4f} "
-                  f"value loss {stats['value_loss']:.3f}", flush=True)  # fmt: skip
+                  f"{steps / wall:,.0f} agent-steps/s | delivered {'; '.join(st.progress() for st in streams)} | "
+                  f"entropy {stats['entropy']:.3f} kl {stats['kl']:.4f} value loss {stats['value_loss']:.3f}", flush=True)  # fmt: skip
         if cfg.max_wall_s and time.time() - t_start >= cfg.max_wall_s:
             break
         if update % cfg.export_every == 0:
             export(model, cfg, out / "policy.safetensors", steps)
-    curve.close()
+    for st in streams:
+        st.curve_file.close()
     spec = export(model, cfg, out / "policy.safetensors", steps)
     wall = time.time() - t_start
-    summary = {"agent_steps": steps, "episodes": episodes, "wall_s": wall, "rollout_s": rollout_s, "update_s": update_s,
-               "agent_steps_per_s": steps / wall, "gamma": gamma, "config": dataclasses.asdict(cfg)}  # fmt: skip
+    summary = {"agent_steps": steps, "episodes": {st.scenario: st.episodes for st in streams}, "wall_s": wall, "rollout_s": rollout_s,
+               "update_s": update_s, "agent_steps_per_s": steps / wall, "gamma": {st.scenario: st.gamma for st in streams},
+               "config": dataclasses.asdict(cfg)}  # fmt: skip
     atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=1) + "\n").encode())
     return ScratchResult(out, steps, rollout_s, update_s, steps / wall, spec)
 
 
-def _update(model: SetActorCritic, opt, cfg: ScratchConfig, buf: dict[str, torch.Tensor], adv: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
-    """``cfg.epochs`` passes of clipped PPO over minibatches of (step, episode) blocks of all satellites."""
-    n = len(adv)
-    size = max(1, n // cfg.minibatches)
+def _inputs(ul: U.UniversalLayout, advise: U.Advice, obs: np.ndarray, mask: np.ndarray):
+    """The network's inputs for native observations and masks: universal observations, mask and advice (or None)."""
+    h = advise(obs, mask)
+    return torch.from_numpy(ul.obs(obs)), torch.from_numpy(ul.mask(mask)), None if h is None else torch.from_numpy(h)
+
+
+def _update(model: SetActorCritic, opt, cfg: ScratchConfig, batches: list[tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+    """``cfg.epochs`` passes of clipped PPO over minibatches of (step, episode) blocks of all satellites, for
+    each scenario's rollout in turn (``batches``: (buffers, advantages, targets) per scenario)."""
     for _ in range(cfg.epochs):
-        order = torch.randperm(n)
-        for start in range(0, n, size):
-            idx = order[start : start + size]
-            logits, value = model(buf["x"][idx])
-            dist = masked(logits, buf["m"][idx])
-            logp = dist.log_prob(buf["a"][idx])
-            ratio = (logp - buf["logp"][idx]).exp()
-            a = adv[idx]
-            a = (a - a.mean()) / (a.std() + 1e-8)
-            pg = torch.max(-a * ratio, -a * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
-            value_loss = 0.5 * ((value - target[idx]) ** 2).mean()
-            entropy = dist.entropy().mean()
-            loss = pg + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            opt.step()
+        for buf, adv, target in batches:
+            n = len(adv)
+            size = max(1, n // cfg.minibatches)
+            order = torch.randperm(n)
+            for start in range(0, n, size):
+                idx = order[start : start + size]
+                logits, value = model(buf["x"][idx], buf["h"][idx] if "h" in buf else None)
+                dist = masked(logits, buf["m"][idx])
+                logp = dist.log_prob(buf["a"][idx])
+                ratio = (logp - buf["logp"][idx]).exp()
+                a = adv[idx]
+                a = (a - a.mean()) / (a.std() + 1e-8)
+                pg = torch.max(-a * ratio, -a * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
+                value_loss = 0.5 * ((value - target[idx]) ** 2).mean()
+                entropy = dist.entropy().mean()
+                loss = pg + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                opt.step()
     with torch.no_grad():
         kl = ((ratio - 1) - (logp - buf["logp"][idx])).mean()  # of the last minibatch (Schulman's k3 estimator)
     return {"entropy": entropy.item(), "kl": kl.item(), "value_loss": value_loss.item()}
@@ -269,10 +331,10 @@ def export(model: SetActorCritic, cfg: ScratchConfig, path: str | Path, steps: i
         "kind": U.KIND,
         "name": "ppo-sets",
         "env": {"id": ENV_VERSION, "package_version": __version__},
-        "trained_on": {"scenario": cfg.scenario, "overrides": cfg.overrides, "agent_steps": steps, "seed": cfg.seed},
+        "trained_on": ({"scenarios": cfg.mix} if cfg.mix else {"scenario": cfg.scenario}) | {"overrides": cfg.overrides, "agent_steps": steps, "seed": cfg.seed},
         "observation": {"size": U.UNIVERSAL_SIZE, "K": U.K_MAX, "M": U.M_MAX, "G": U.G_MAX, "names": list(U.universal_names())},
         "action": {"n": U.UNIVERSAL_ACTIONS.n, "K": U.K_MAX, "P": U.P_MAX, "M": U.M_MAX, "G": U.G_MAX},
-        "network": {"hidden": cfg.hidden},
+        "network": {"hidden": cfg.hidden} | ({"advisors": list(cfg.advisors)} if cfg.advisors else {}),
         "act": {"deterministic": True},
         "weights": {"file": path.name, "sha256": hashlib.sha256(blob).hexdigest()},
     }
@@ -312,6 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for f in dataclasses.fields(ScratchConfig):
         if f.type in ("int", "float", "str"):  # the scalar keys; overrides come from --set
             t.add_argument(f"--{f.name.replace('_', '-')}", type={"int": int, "float": float, "str": str}[f.type])
+    t.add_argument("--advisors", type=lambda v: tuple(filter(None, v.split(","))), help=f"comma-separated heuristics to take advice from ({', '.join(U.ADVISORS)})")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="training-only scenario override")
     e = sub.add_parser("evaluate", help="paired comparison against heuristics on seeded episodes")
     e.add_argument("spec")
