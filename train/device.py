@@ -1,8 +1,9 @@
 """Which torch device a trainer runs on: ``auto`` (a GPU when one is present, else the CPU), ``cpu`` or ``cuda``.
 
 The networks are small MLPs, so a GPU speeds up the updates (large minibatches) more than the rollouts
-(one forward pass per env step). Results on a GPU match the CPU's within float tolerance, not bit for
-bit: a run that must reproduce exported weights exactly names ``cpu``.
+(one forward pass per env step). A GPU computes what the CPU does within float tolerance, not bit for
+bit, and draws its own random numbers (a trainer sampling actions on it plays other episodes): a run
+that must reproduce exported weights exactly names ``cpu``.
 """
 
 from __future__ import annotations

@@ -29,8 +29,10 @@ the last session, which wrote baselines.json. ``agent_steps_per_s`` is timesteps
 ``device`` (``train(..., device=...)``, ``orbit-env train --device``; train.device) picks where the
 network trains: ``auto`` is a CUDA GPU when torch sees one, else the CPU. It is a property of the
 machine, not of the run, so it is not saved in config.json and a resume may change it; checkpoints load
-onto the chosen device, and the export always writes CPU float32 tensors. A GPU gives the CPU's results
-within float tolerance; bit-for-bit reproduction of exported weights needs ``--device cpu``.
+onto the chosen device, and the export always writes CPU float32 tensors. On a GPU the networks compute
+what they do on the CPU within float tolerance (the cloning fit too), but PPO samples its actions from
+the GPU's random generator, so it plays other episodes than on the CPU with the same seed;
+bit-for-bit reproduction of exported weights needs ``--device cpu``.
 """
 
 from __future__ import annotations
