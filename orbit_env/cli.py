@@ -203,10 +203,14 @@ def cmd_train(args) -> int:
     if args.backend == "ppo-scratch" and not args.address:
         return _train_scratch(args)
     from train.config import ConfigError, TrainConfig, load_config
+    from train.device import DeviceError
     from train.ppo import RunError, train
 
     if args.address and args.backend != "rllib":
         print("orbit-env: error: --address is for --backend rllib (a Ray cluster); the sb3 backend trains on this machine", file=sys.stderr)
+        return 2
+    if args.device and args.backend == "rllib":
+        print("orbit-env: error: --device is for --backend sb3 or ppo-scratch; RLlib places its learners itself", file=sys.stderr)
         return 2
     try:
         if args.backend == "rllib" and args.config is None:  # train/configs/ are tuned for SB3 (BC warm starts, central critics)
@@ -223,12 +227,14 @@ def cmd_train(args) -> int:
                 raise RunError(f"--backend rllib needs the ray extra (pip install -e \".[ray]\"): {e}") from None
             result = rllib.train(cfg, out, seed=args.seed, resume=args.resume, progress=not args.quiet, address=args.address)
         else:
-            result = train(cfg, out, seed=args.seed, resume=args.resume, progress=not args.quiet)
-    except (ConfigError, RunError) as e:
+            result = train(cfg, out, seed=args.seed, resume=args.resume, progress=not args.quiet, device=args.device or "auto")
+    except (ConfigError, RunError, DeviceError) as e:
         print(f"orbit-env: error: {e}", file=sys.stderr)
         return 2
-    print(f"trained {result.timesteps:,} agent-steps in {result.wall_s:.0f} s ({result.steps_per_s:,.0f} steps/s); "
-          f"policy {result.policy_path}, curve {result.out / 'curve.png'}")
+    phases = ", ".join(f"{name.removesuffix('_s')} {t:.0f} s" for name, t in result.phases.items())
+    print(f"trained {result.timesteps:,} agent-steps in {result.wall_s:.0f} s ({result.steps_per_s:,.0f} steps/s)"
+          f"{f' on {result.device}' if result.device else ''}{f'; wall time of the run: {phases}' if phases else ''}; "
+          f"policy {result.policy_path}, curve {result.out / 'curve.png'}")  # fmt: skip
     return 0
 
 
@@ -246,6 +252,7 @@ def _train_scratch(args) -> int:
     argv += ["--config", str(config)] if Path(config).is_file() else []
     argv += ["--scenario", args.scenario] if args.scenario else []
     argv += ["--agent-steps", str(args.timesteps)] if args.timesteps else []
+    argv += ["--device", args.device] if args.device else []
     return scratch(argv + (["--quiet"] if args.quiet else []))
 
 
@@ -303,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "ppo-scratch: the set network on the universal layout (train/ppo_scratch.py, config "
                          "train/configs/scratch/SCENARIO.toml)")  # fmt: skip
     sp.add_argument("--address", help="with --backend rllib: the Ray cluster to train on (host:port, or auto); default a local Ray instance")
+    sp.add_argument("--device", metavar="auto|cpu|cuda",
+                    help="where the network trains (default auto: a CUDA GPU when torch sees one, else the CPU; "
+                         "cpu for bit-for-bit reproducible weights); train/device.py")  # fmt: skip
     sp.set_defaults(func=cmd_train)
 
     from leaderboard.cli import add_commands

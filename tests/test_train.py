@@ -21,6 +21,7 @@ from agents.learned import LearnedPolicy, PolicyFileError  # noqa: E402
 from orbit_env.cli import main  # noqa: E402
 from orbit_env.env import OrbitComputeEnv  # noqa: E402
 from train import export  # noqa: E402
+from train.device import DeviceError, pick_device  # noqa: E402
 from train.config import BCConfig, ConfigError, EnvConfig, PPOConfig, RunConfig, TrainConfig, config_from_dict, load_config  # noqa: E402
 from train.bc import clone, collect, warm_start  # noqa: E402
 from train.ppo import RunError, build_env, build_model, checkpoints, load_checkpoint, train  # noqa: E402
@@ -296,16 +297,68 @@ def test_resume_continues_steps_and_optimizer(tmp_path):
         train(tiny_config(4 * 1536), out, seed=1, progress=False)
     with pytest.raises(RunError, match="seed 1"):
         train(tiny_config(4 * 1536), out, seed=2, resume=True, progress=False)
+    phases1 = json.loads((out / "summary.json").read_text())["phases"]
     second = train(tiny_config(4 * 1536), out, seed=1, resume=True, progress=False)
     assert second.timesteps == 6144
     model2, meta2 = load_checkpoint(checkpoints(out)[-1], build_env(tiny_config(1)))
     adam2 = model2.policy.optimizer.state_dict()["state"][0]
     assert meta2["timesteps"] == 6144 and model2._n_updates == 2 * model1._n_updates
     assert int(adam2["step"]) == 2 * int(adam1["step"])  # Adam's moments and step count were carried over
+    # the wall time per phase adds up over the sessions: the checkpoint kept the first session's
+    assert meta1["phases"] == {k: v for k, v in phases1.items() if k != "scoring_s"}
+    summary2 = json.loads((out / "summary.json").read_text())
+    assert summary2["wall_s"] > meta1["wall_s"] and summary2["session_wall_s"] < summary2["wall_s"]
+    assert all(summary2["phases"][k] > phases1[k] for k in ("rollout_s", "update_s"))
+    assert second.phases == summary2["phases"]
     steps = [int(r[0]) for r in list(csv.reader((out / "curve.csv").open()))[1:]]
     assert steps == sorted(steps) and steps[-1] > 3072
     with pytest.raises(RunError, match="no checkpoint"):
         train(tiny_config(1536), tmp_path / "empty", seed=1, resume=True, progress=False)
+
+
+def test_summary_gives_the_wall_time_of_every_phase(tmp_path):
+    cfg = dataclasses.replace(tiny_config(1536), bc=BCConfig(steps=10, epochs=1))  # one rollout, one update
+    cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, baselines=[]))
+    result = train(cfg, tmp_path / "run", seed=2, progress=False, device="cpu")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    phases = summary["phases"]
+    assert set(phases) == {"cloning_s", "rollout_s", "update_s", "scoring_s"} and result.phases == phases
+    assert all(t > 0 for t in phases.values())  # the last update too, which ends with training, not with a rollout
+    assert phases["cloning_s"] == json.loads((tmp_path / "run" / "bc.json").read_text())["wall_s"]
+    assert phases["rollout_s"] + phases["update_s"] <= summary["wall_s"]  # cloning and scoring come before and after
+    assert summary["agent_steps_per_s"] == pytest.approx(summary["timesteps"] / summary["wall_s"]) and summary["agent_steps_per_s"] > 0
+    assert summary["device"] == result.device == "cpu"
+
+
+def test_device_is_picked_or_refused_with_the_reason(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto") == torch.device("cuda") and pick_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device("auto") == torch.device("cpu") == pick_device("cpu")
+    with pytest.raises(DeviceError, match="'cuda' was asked for, but torch .* sees no CUDA GPU"):
+        pick_device("cuda")
+    with pytest.raises(DeviceError, match="device 'gpu' is unknown; expected one of 'auto', 'cpu', 'cuda'"):
+        pick_device("gpu")
+    out = tmp_path / "run"
+    assert main(["train", "--scenario", SCENARIO, "--timesteps", "1536", "--out", str(out), "--quiet", "--device", "cuda"]) == 2
+    assert "sees no CUDA GPU" in capsys.readouterr().err and not out.exists()  # refused before the run directory is made
+    assert main(["train", "--backend", "rllib", "--out", str(out), "--quiet", "--device", "cpu"]) == 2
+    assert "--device is for --backend sb3" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cloning_on_the_gpu_matches_the_cpu():
+    cfg = tiny_config(1)
+    venv = build_env(cfg)
+    data = collect(venv, make_policy("edf", OrbitComputeEnv(SCENARIO, overrides=SHORT)), 20, cfg.ppo.gamma, seed=0)
+    data["obs"] = venv.normalize_obs(data["obs"])
+    weights = []
+    for device in ("cpu", "cuda"):
+        model = build_model(cfg, venv, seed=0, device=device)  # SB3 initialises on the CPU: the same start
+        clone(model, data, epochs=3, batch_size=256, seed=0)
+        weights.append(export.actor_tensors(model.policy)[0])
+    for name, w in weights[0].items():
+        np.testing.assert_allclose(weights[1][name], w, atol=1e-3, err_msg=name)  # a few Adam steps of 3e-4 each
 
 
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):

@@ -66,10 +66,11 @@ def clone(
     policy = model.policy
     for group in policy.optimizer.param_groups:
         group["lr"] = learning_rate  # PPO sets its own rate again at every update
-    obs = torch.as_tensor(data["obs"], dtype=torch.float32)
-    masks = torch.as_tensor(data["mask"], dtype=torch.bool)
-    actions = torch.as_tensor(data["action"], dtype=torch.long)
-    returns = torch.as_tensor(data["return"], dtype=torch.float32)
+    device = policy.device  # the data moves to the model's device once; the shuffle stays on the CPU's generator
+    obs = torch.as_tensor(data["obs"], dtype=torch.float32, device=device)
+    masks = torch.as_tensor(data["mask"], dtype=torch.bool)  # numpy for the masking, which moves it itself
+    actions = torch.as_tensor(data["action"], dtype=torch.long, device=device)
+    returns = torch.as_tensor(data["return"], dtype=torch.float32, device=device)
     gen = torch.Generator().manual_seed(seed)
     n = len(obs)
     for _ in range(epochs):

@@ -12,8 +12,27 @@ baselines.json       delivered value of the run.baselines heuristics and the fin
 curve.png            the learning curve with the baselines
 policy.safetensors   the exported actor (see train.export) and policy.json, its spec
 bc.json              with a [bc] warm start: the teacher, samples and accuracy of the clone and of each DAgger round
-summary.json         timesteps, wall time, steps per second
+summary.json         timesteps, device, wall time per phase, agent-steps per second (below)
 ```
+
+Wall time is split into phases: ``cloning_s`` (the [bc] warm start and its DAgger rounds), ``rollout_s``
+(SB3's collect_rollouts: stepping the envs, the policy's forward passes, GAE) and ``update_s`` (the
+gradient epochs and logging between the end of one rollout and the start of the next, or the end of
+training). The phases add up over the sessions of a resumed run: each checkpoint stores them with its
+``wall_s``, and a resume goes on from the checkpoint's values, as the step count does (work done after
+the last checkpoint of an interrupted session is redone, so it is not counted twice). ``wall_s`` is the
+PPO wall time (from the start of ``learn`` to its end, so rollouts + updates + checkpoints + the envs'
+first reset); cloning comes before it. ``scoring_s`` is the export and baseline episodes at the end of
+the last session, which wrote baselines.json. ``agent_steps_per_s`` is timesteps / wall_s; the
+``session_*`` keys cover the last session alone.
+
+``device`` (``train(..., device=...)``, ``orbit-env train --device``; train.device) picks where the
+network trains: ``auto`` is a CUDA GPU when torch sees one, else the CPU. It is a property of the
+machine, not of the run, so it is not saved in config.json and a resume may change it; checkpoints load
+onto the chosen device, and the export always writes CPU float32 tensors. On a GPU the networks compute
+what they do on the CPU within float tolerance (the cloning fit too), but PPO samples its actions from
+the GPU's random generator, so it plays other episodes than on the CPU with the same seed;
+bit-for-bit reproduction of exported weights needs ``--device cpu``.
 """
 
 from __future__ import annotations
@@ -24,7 +43,7 @@ import io
 import json
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +59,14 @@ from tqdm import tqdm
 from orbit_env.env import OrbitComputeEnv
 from train.bc import warm_start
 from train.config import TrainConfig, config_from_dict
+from train.device import pick_device
 from train.export import atomic_write_bytes, export_policy
 from train.policy import CentralCriticPolicy
 from train.vec_env import make_vec_env
 
 CURVE_FIELDS = ("timesteps", "episode", "return", "delivered_value", "length", "wall_s")
 BASELINE_SEED = 1_000_000  # seeds of the baseline episodes, apart from training seeds
+PHASES = ("cloning_s", "rollout_s", "update_s")  # wall time per phase, summed over a run's sessions (module docstring)
 
 
 class RunError(RuntimeError):
@@ -59,6 +80,8 @@ class TrainResult:
     wall_s: float  # this session
     steps_per_s: float  # this session
     policy_path: Path
+    phases: dict[str, float] = field(default_factory=dict)  # the run's wall time per phase (summary.json); {} if not measured
+    device: str = ""  # the torch device this session trained on; "" if the backend does not say
 
 
 # ------------------------------------------------------------------------------ model and env
@@ -71,7 +94,7 @@ def build_env(cfg: TrainConfig) -> VecNormalize:
     return VecNormalize(venv, norm_obs=n.obs, norm_reward=n.reward, clip_obs=n.clip_obs, clip_reward=n.clip_reward, gamma=cfg.ppo.gamma)
 
 
-def build_model(cfg: TrainConfig, venv: VecNormalize, seed: int) -> MaskablePPO:
+def build_model(cfg: TrainConfig, venv: VecNormalize, seed: int, device: torch.device | str = "cpu") -> MaskablePPO:
     p = cfg.ppo
     activation = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[p.activation]
     policy_kwargs = {"net_arch": {"pi": list(p.net_arch), "vf": list(p.net_arch)}, "activation_fn": activation}
@@ -93,7 +116,7 @@ def build_model(cfg: TrainConfig, venv: VecNormalize, seed: int) -> MaskablePPO:
         target_kl=p.target_kl,
         policy_kwargs=policy_kwargs,
         seed=seed,
-        device="cpu",
+        device=device,
         verbose=0,
     )
 
@@ -117,10 +140,10 @@ def save_checkpoint(model: MaskablePPO, venv: VecNormalize, path: Path, meta: di
     atomic_write_bytes(path, out.getvalue())
 
 
-def load_checkpoint(path: Path, venv: VecNormalize) -> tuple[MaskablePPO, dict[str, Any]]:
-    """The model (bound to ``venv``) and meta of a checkpoint; restores ``venv``'s statistics."""
+def load_checkpoint(path: Path, venv: VecNormalize, device: torch.device | str = "cpu") -> tuple[MaskablePPO, dict[str, Any]]:
+    """The model (bound to ``venv``, on ``device``) and meta of a checkpoint; restores ``venv``'s statistics."""
     with zipfile.ZipFile(path) as z:
-        model = MaskablePPO.load(io.BytesIO(z.read("model.zip")), env=venv, device="cpu")
+        model = MaskablePPO.load(io.BytesIO(z.read("model.zip")), env=venv, device=device)
         stats = np.load(io.BytesIO(z.read("vecnormalize.npz")))
         meta = json.loads(z.read("meta.json"))
     for prefix, rms in (("obs", venv.obs_rms), ("ret", venv.ret_rms)):
@@ -145,7 +168,7 @@ def export_run(out: Path, dest: Path | None = None, checkpoint: Path | None = No
         if not found:
             raise RunError(f"{out} has no checkpoint to export")
         checkpoint = found[-1]
-    model, meta = load_checkpoint(checkpoint, venv)
+    model, meta = load_checkpoint(checkpoint, venv)  # onto the CPU, whatever the run trained on
     env = OrbitComputeEnv(cfg.scenario, overrides=cfg.env.overrides)
     trained_on = {"scenario": cfg.scenario, "overrides": cfg.env.overrides, "timesteps": meta["timesteps"], "seed": saved["seed"]}
     n = cfg.normalize
@@ -159,12 +182,15 @@ def export_run(out: Path, dest: Path | None = None, checkpoint: Path | None = No
 
 
 class TrainingCallback(BaseCallback):
-    """Learning curve rows, the progress bar, periodic checkpoints and an extra TensorBoard scalar."""
+    """Learning curve rows, the progress bar, periodic checkpoints, an extra TensorBoard scalar and the
+    wall time of rollouts and updates (added to ``phases``, which starts from the run's values so far)."""
 
-    def __init__(self, out: Path, cfg: TrainConfig, seed: int, target: int, wall_before: float, progress: bool):
+    def __init__(self, out: Path, cfg: TrainConfig, seed: int, target: int, wall_before: float, phases: dict[str, float], progress: bool):
         super().__init__()
         self.out, self.cfg, self.seed, self.target = out, cfg, seed, target
         self.wall_before, self.progress = wall_before, progress
+        self.phases = dict(phases)
+        self.rollout_start = self.rollout_end = None  # time.time() of the current rollout's start, the last one's end
         self.recent: list[tuple[float, float]] = []
 
     def _on_training_start(self) -> None:
@@ -195,30 +221,41 @@ class TrainingCallback(BaseCallback):
         self.bar.update(self.num_timesteps - self.bar.n)
         if self.n_calls % 64 == 0:
             sps = (self.num_timesteps - self.start_steps) / max(time.time() - self.t0, 1e-9)
-            post = {"sps": f"{sps:,.0f}"}
+            post = {"sps": f"{sps:,.0f}"} | {name.removesuffix("_s"): f"{t:.0f}s" for name, t in self.phases.items() if t}
             if self.recent:
                 r, v = np.mean(self.recent, axis=0)
                 post = {"return": f"{r:.2f}", "delivered": f"{v:.2f}", **post}
             self.bar.set_postfix(post, refresh=False)
         return True
 
+    def _end_update(self) -> None:
+        """Count the time since the last rollout ended as update time (SB3 trains between rollouts)."""
+        if self.rollout_end is not None:
+            self.phases["update_s"] += time.time() - self.rollout_end
+            self.rollout_end = None
+
     def _on_rollout_start(self) -> None:
+        self._end_update()
         if self.num_timesteps - self.last_ckpt >= self.cfg.run.checkpoint_every:
             self.checkpoint()
+        self.rollout_start = time.time()  # after the checkpoint: saving counts in neither phase
 
     def _on_rollout_end(self) -> None:
+        self.rollout_end = time.time()
+        self.phases["rollout_s"] += self.rollout_end - self.rollout_start
         if self.recent:
             self.logger.record("rollout/delivered_value", float(np.mean([v for _, v in self.recent])))
 
     def checkpoint(self) -> None:
         """Save a checkpoint now (between updates, so weights, optimizer and step count agree)."""
-        meta = {"timesteps": self.num_timesteps, "seed": self.seed, "wall_s": self.wall_s(), "episodes": self.episodes}
+        meta = {"timesteps": self.num_timesteps, "seed": self.seed, "wall_s": self.wall_s(), "episodes": self.episodes, "phases": self.phases}
         save_checkpoint(self.model, self.model.get_env(), self.out / "checkpoints" / f"ckpt_{self.num_timesteps:012d}.zip", meta)
         for old in checkpoints(self.out)[: -self.cfg.run.keep_checkpoints]:
             old.unlink()
         self.last_ckpt = self.num_timesteps
 
     def _on_training_end(self) -> None:
+        self._end_update()
         self.bar.close()
         self.curve_file.close()
 
@@ -270,32 +307,36 @@ def start_run(cfg: TrainConfig, out: Path, seed: int, resume: bool, found: list[
     return cfg
 
 
-def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False, progress: bool = True) -> TrainResult:
-    """Train (or resume) a run in ``out`` up to ``cfg.timesteps`` agent-steps, then export and plot."""
+def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False, progress: bool = True, device: str = "auto") -> TrainResult:
+    """Train (or resume) a run in ``out`` up to ``cfg.timesteps`` agent-steps on ``device`` (train.device),
+    then export and plot."""
     from agents import make_policy
 
     out = Path(out)
+    torch_device = pick_device(device)  # before anything is written: a missing GPU leaves no half-made run
     torch.set_num_threads(cfg.run.torch_threads)
     found = checkpoints(out)
     cfg = start_run(cfg, out, seed, resume, found)
 
     venv = build_env(cfg)
-    wall_before = 0.0
+    wall_before, phases = 0.0, dict.fromkeys(PHASES, 0.0)
     if resume:
-        model, meta = load_checkpoint(found[-1], venv)
+        model, meta = load_checkpoint(found[-1], venv, torch_device)
         wall_before = meta["wall_s"]
+        phases |= meta.get("phases", {})  # checkpoints written before phases were timed count from this resume
         _truncate_curve(out / "curve.csv", meta["timesteps"])
         set_random_seed(seed + meta["timesteps"])  # a resumed run is reproducible from its checkpoint
         venv.seed(seed + meta["timesteps"])
     else:
-        model = build_model(cfg, venv, seed)
+        model = build_model(cfg, venv, seed, torch_device)
         if cfg.bc.steps:
             teacher = make_policy(cfg.bc.teacher, OrbitComputeEnv(cfg.scenario, overrides=cfg.env.overrides))
             t_bc = time.time()
             bc = warm_start(model, venv, teacher, cfg.bc, cfg.ppo.gamma, cfg.ppo.batch_size, seed)
-            atomic_write_bytes(out / "bc.json", json.dumps({**bc, "wall_s": time.time() - t_bc}, indent=1).encode())
+            phases["cloning_s"] = time.time() - t_bc
+            atomic_write_bytes(out / "bc.json", json.dumps({**bc, "wall_s": phases["cloning_s"]}, indent=1).encode())
     model.set_logger(configure(str(out / "tb"), ["tensorboard"]))
-    callback = TrainingCallback(out, cfg, seed, cfg.timesteps, wall_before, progress)
+    callback = TrainingCallback(out, cfg, seed, cfg.timesteps, wall_before, phases, progress)
     start = model.num_timesteps
     t0 = time.time()
     model.learn(max(cfg.timesteps - start, 0), callback=callback, reset_num_timesteps=False, log_interval=1)
@@ -304,9 +345,14 @@ def train(cfg: TrainConfig, out: str | Path, seed: int = 0, resume: bool = False
         callback.checkpoint()
     venv.close()
 
+    t_score = time.time()
     policy_path, spec_path = export_run(out)
     score_run(cfg, out, spec_path, f"MaskablePPO on {cfg.scenario} (seed {seed})")
+    phases = callback.phases | {"scoring_s": time.time() - t_score}
     sps = (model.num_timesteps - start) / max(session_s, 1e-9)
-    summary = {"timesteps": model.num_timesteps, "wall_s": wall_s, "session_wall_s": session_s, "session_steps_per_s": sps}
+    summary = {
+        "timesteps": model.num_timesteps, "device": str(torch_device), "wall_s": wall_s, "phases": phases,
+        "agent_steps_per_s": model.num_timesteps / max(wall_s, 1e-9), "session_wall_s": session_s, "session_steps_per_s": sps,
+    }  # fmt: skip
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1).encode())
-    return TrainResult(out, model.num_timesteps, session_s, sps, policy_path)
+    return TrainResult(out, model.num_timesteps, session_s, sps, policy_path, phases, str(torch_device))
