@@ -17,7 +17,7 @@ from agents.learned import LearnedPolicy, PolicyFileError, load_policy  # noqa: 
 from agents.policy import play  # noqa: E402
 from orbit_env.actions import Act  # noqa: E402
 from orbit_env.batch import BatchEnv  # noqa: E402
-from train.ppo_scratch import ScratchConfig, SetActorCritic, export, gae, masked, train  # noqa: E402
+from train.ppo_scratch import ScratchConfig, SetActorCritic, Stream, export, gae, masked, replay_baseline, train  # noqa: E402
 
 # K, M, G, satellites: (4, 2, 0, 12), (16, 2, 8, 16), (16, 4, 8, 24)
 SIZES = ("three-body-12", "radiation-saa-16", "contacts-relay-24")
@@ -256,3 +256,40 @@ def test_orbit_env_train_runs_the_scratch_trainer_with_a_config(tmp_path):
     rows = (out / "curve.csv").read_text().splitlines()
     assert rows[0].startswith("timesteps,") and len(rows) == 1 + 3  # episodes of 10 steps end at steps 10, 20 and 30 of 32
     assert main(["train", "--backend", "ppo-scratch", "--config", str(cfg), "--out", str(out), "--resume"]) == 2
+
+
+def test_the_replay_baseline_subtracts_the_other_episodes_of_the_same_arrival_sequence():
+    adv = torch.tensor([[[1.0], [3.0], [10.0], [20.0]]])  # (T=1, B=4, N=1): episodes 0-1 and 2-3 share inputs
+    assert torch.equal(replay_baseline(adv, 1), adv)
+    np.testing.assert_allclose(replay_baseline(adv, 2)[0, :, 0].numpy(), [-2.0, 2.0, -10.0, 10.0])
+    three = torch.tensor([[[1.0], [2.0], [6.0]]])
+    np.testing.assert_allclose(replay_baseline(three, 3)[0, :, 0].numpy(), [1 - 4, 2 - 3.5, 6 - 1.5])
+
+
+def test_replayed_episodes_share_their_arrivals_across_autoresets_whatever_the_actions(tmp_path):
+    cfg = ScratchConfig(scenario="radiation-saa-16", n_envs=4, replay=2, n_steps=25, hidden=8, overrides={"episode.max_cycles": 10})
+    stream = Stream(cfg.scenario, cfg.n_envs, cfg, tmp_path, "curve.csv")
+    obs = stream.env.observations
+    assert np.array_equal(obs[0], obs[1]) and np.array_equal(obs[2], obs[3]) and not np.array_equal(obs[0], obs[2])
+    stream.rollout(SetActorCritic(8, "local"), cfg, 0, 0.0)  # random actions differ between the episodes of a pair
+    assert not torch.equal(stream.buf["a"][:, 0], stream.buf["a"][:, 1])
+    obs = stream.env.observations  # 25 steps: the third episodes, 5 steps in, after different actions
+    assert np.array_equal(stream.env.sim.t[:2], [5, 5])
+    assert [r.bit_generator.state for r in stream.env.rngs[:1]] == [r.bit_generator.state for r in stream.env.rngs[1:2]]
+
+
+def test_a_mixed_run_trains_one_network_on_scenarios_of_different_sizes(tmp_path):
+    cfg = ScratchConfig(mix={"three-body-12": 1, "contacts-relay-24": 1}, agent_steps=2 * 16 * 36, n_steps=16, hidden=8, epochs=1,
+                        minibatches=2, advisors=("edf-safe",), overrides={"episode.max_cycles": 10})  # fmt: skip
+    result = train(cfg, tmp_path / "mix", progress=False)
+    assert result.agent_steps == 2 * 16 * 36
+    for name in cfg.mix:
+        rows = (tmp_path / "mix" / f"curve-{name}.csv").read_text().splitlines()
+        assert len(rows) == 1 + 3  # each scenario: episodes of 10 steps end at steps 10, 20 and 30 of 32
+        env = BatchEnv(name, 1, max_cycles=5)
+        assert isinstance(load_policy(result.spec, env), U.UniversalPolicy)
+    spec = json.loads(result.spec.read_text())
+    assert spec["trained_on"]["scenarios"] == cfg.mix and spec["network"]["advisors"] == ["edf-safe"]
+    assert not (tmp_path / "mix" / "curve.csv").exists()
+    with pytest.raises(ValueError, match="divide every scenario"):
+        ScratchConfig(mix={"three-body-12": 3}, replay=2)

@@ -51,6 +51,7 @@ from agents import universal as U
 from agents.learned import FORMAT, FORMAT_VERSION
 from orbit_env import ENV_VERSION, __version__
 from orbit_env.batch import BatchEnv
+from train.device import pick_device
 from train.export import atomic_write_bytes
 from train.ppo import CURVE_FIELDS
 from train.vec_env import blend
@@ -80,6 +81,9 @@ class ScratchConfig:
     hidden: int = 64
     critic: str = "local"  # local: per-agent value; central: MAPPO value over the episode's satellites
     advisors: tuple[str, ...] = ()  # heuristics whose actions the network reads (agents.universal.Advice); none: pure
+    advice_bias: float = 0.0  # initial trust in every advisor (logit bonus of its action); 0: a fresh network ignores them
+    replay: int = 1  # episodes per arrival sequence (Mao et al.'s input-dependent baseline when > 1; divides n_envs)
+    device: str = "auto"  # auto | cpu | cuda (train.device); actions are sampled on the CPU either way
     seed: int = 0
     export_every: int = 20  # updates between exports of the policy so far (a stopped run still leaves one)
     max_wall_s: float = 0.0  # stop after the update that passes this wall time (0: no limit), then export
@@ -98,6 +102,10 @@ class ScratchConfig:
         bad = [a for a in self.advisors if a not in U.ADVISORS]
         if bad or len(set(self.advisors)) != len(self.advisors):
             raise ValueError(f"ppo-scratch config: advisors = {list(self.advisors)!r}; expected distinct names of {', '.join(U.ADVISORS)}")
+        if self.replay <= 0 or any(n % self.replay for n in self.scenarios().values()):
+            raise ValueError(f"ppo-scratch config: replay = {self.replay!r} must be positive and divide every scenario's episode count {self.scenarios()}")
+        if self.advice_bias and not self.advisors:
+            raise ValueError("ppo-scratch config: advice_bias is the initial trust in advisors, but no advisors are named")
         if self.horizon_h <= 0:
             raise ValueError(f"ppo-scratch config: horizon_h = {self.horizon_h!r} must be positive")
 
@@ -110,7 +118,7 @@ class ScratchConfig:
 class SetActorCritic(nn.Module):
     """The set network (``agents.universal.forward``) and a value head on its context (local or central)."""
 
-    def __init__(self, hidden: int, critic: str, advisors: int = 0):
+    def __init__(self, hidden: int, critic: str, advisors: int = 0, advice_bias: float = 0.0):
         super().__init__()
         self.critic = critic
         shapes = U.layer_shapes(hidden, advisors)
@@ -118,7 +126,7 @@ class SetActorCritic(nn.Module):
         for name, lin in self.linears.items():
             if name.startswith("head_"):  # near-uniform first policy (CleanRL's 0.01 output scale)
                 nn.init.orthogonal_(lin.weight, 0.01)
-                nn.init.zeros_(lin.bias)
+                nn.init.constant_(lin.bias, advice_bias if name == "head_advice" else 0.0)
         width = 2 * hidden if critic == "central" else hidden
         self.value = nn.Sequential(nn.Linear(width, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
@@ -132,6 +140,30 @@ class SetActorCritic(nn.Module):
         if self.critic == "central":
             ctx = torch.cat([ctx, ctx.mean(dim=-2, keepdim=True).expand_as(ctx)], dim=-1)
         return logits, self.value(ctx)[..., 0]
+
+
+def on_cpu(model: SetActorCritic, x: torch.Tensor, advice: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's (logits, values) for CPU inputs, computed on the model's device and returned on the CPU, so
+    that actions are drawn from the CPU's generator and a GPU run plays the episodes a CPU run plays."""
+    device = next(model.parameters()).device
+    logits, values = model(x.to(device), None if advice is None else advice.to(device))
+    return logits.cpu(), values.cpu()
+
+
+def replay_baseline(adv: torch.Tensor, replay: int) -> torch.Tensor:
+    """(T, B, N) advantages minus, for each episode, the mean advantage of the other ``replay - 1`` episodes
+    that share its arrival sequence (episodes b // replay alike), at the same step and satellite.
+
+    Mao et al. (ICLR 2019, "Variance reduction for reinforcement learning in input-driven environments"): the
+    return also depends on the exogenous input (job arrivals, upsets), which no action changes; comparing
+    episodes that replay the same input removes that part of the variance. Leaving the episode itself out
+    keeps the baseline independent of its own actions, so the gradient stays unbiased."""
+    if replay == 1:
+        return adv
+    T, B, N = adv.shape
+    groups = adv.reshape(T, B // replay, replay, N)
+    others = (groups.sum(dim=2, keepdim=True) - groups) / (replay - 1)
+    return (groups - others).reshape(T, B, N)
 
 
 def masked(logits: torch.Tensor, mask: torch.Tensor) -> torch.distributions.Categorical:
@@ -176,7 +208,10 @@ class Stream:
         T, B, N = cfg.n_steps, n_envs, self.env.n_agents
         self.size = T * B * N  # agent-steps of one rollout
         self.ret_rms, self.ret, self.ep_return = RunningMeanStd(shape=()), np.zeros((B, N)), np.zeros((B, N))
-        obs, mask, _ = self.env.reset(seed=TRAIN_SEEDS + cfg.seed * n_envs)
+        # with replay k, episodes b and b' share an arrival sequence when b // k == b' // k (the env's random draws
+        # do not depend on the actions, so they keep sharing them across autoresets)
+        self.replay = cfg.replay
+        obs, mask, _ = self.env.reset(seed=[TRAIN_SEEDS + cfg.seed * n_envs + b // cfg.replay for b in range(n_envs)])
         self.inputs = _inputs(self.ul, self.advise, obs, mask)
         self.buf = {k: torch.zeros((T, B, N, *s), dtype=d) for k, s, d in (("x", (U.UNIVERSAL_SIZE,), torch.float32), ("m", (U.UNIVERSAL_ACTIONS.n,), torch.bool),
                     ("a", (), torch.int64), ("logp", (), torch.float32), ("v", (), torch.float32), ("r", (), torch.float32), ("boot", (), torch.float32))}  # fmt: skip
@@ -196,7 +231,7 @@ class Stream:
         for t in range(cfg.n_steps):
             x, m, h = self.inputs
             with torch.no_grad():
-                logits, value = model(x, h)
+                logits, value = on_cpu(model, x, h)
                 dist = masked(logits, m)
                 a = dist.sample()
             buf["x"][t], buf["m"][t], buf["a"][t], buf["logp"][t], buf["v"][t] = x, m, a, dist.log_prob(a), value
@@ -212,7 +247,7 @@ class Stream:
             self.ended[t] = torch.from_numpy(ended)
             if ended.any():
                 with torch.no_grad():
-                    final = model(torch.from_numpy(ul.obs(info["final_obs"])))[1]
+                    final = on_cpu(model, torch.from_numpy(ul.obs(info["final_obs"])))[1]
                 buf["boot"][t] = torch.where(torch.from_numpy(truncs & ~terms)[:, None], final, 0.0)
                 for v, r in zip(info["episode_metrics"]["delivered_value"][ended], self.ep_return[ended].mean(axis=-1)):
                     self.episodes += 1
@@ -222,10 +257,10 @@ class Stream:
                 self.curve_file.flush()
             self.inputs = _inputs(ul, self.advise, obs, mask)
         with torch.no_grad():
-            last_value = model(self.inputs[0])[1]
+            last_value = on_cpu(model, self.inputs[0])[1]
         adv = gae(buf["r"], buf["v"], self.ended, buf["boot"], last_value, self.gamma, cfg.gae_lambda)
         target = adv + buf["v"]
-        return adv.reshape(-1, N), target.reshape(-1, N)
+        return replay_baseline(adv, self.replay).reshape(-1, N), target.reshape(-1, N)
 
     def flat(self) -> dict[str, torch.Tensor]:
         """The rollout buffers as (T x B, N, ...) blocks of whole constellations."""
@@ -243,11 +278,12 @@ def train(cfg: ScratchConfig, out: str | Path, progress: bool = True) -> Scratch
     if any(out.glob("curve*.csv")):
         raise FileExistsError(f"{out} already holds a run; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(cfg.device)
     torch.set_num_threads(1)
     torch.manual_seed(cfg.seed)
     mix = cfg.scenarios()
     streams = [Stream(name, n, cfg, out, "curve.csv" if len(mix) == 1 else f"curve-{name}.csv") for name, n in mix.items()]
-    model = SetActorCritic(cfg.hidden, cfg.critic, len(cfg.advisors))
+    model = SetActorCritic(cfg.hidden, cfg.critic, len(cfg.advisors), cfg.advice_bias).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, eps=1e-5)
     per_update = sum(st.size for st in streams)
     updates = max(1, -(-cfg.agent_steps // per_update))
@@ -293,7 +329,9 @@ def _inputs(ul: U.UniversalLayout, advise: U.Advice, obs: np.ndarray, mask: np.n
 
 def _update(model: SetActorCritic, opt, cfg: ScratchConfig, batches: list[tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]]) -> dict[str, float]:
     """``cfg.epochs`` passes of clipped PPO over minibatches of (step, episode) blocks of all satellites, for
-    each scenario's rollout in turn (``batches``: (buffers, advantages, targets) per scenario)."""
+    each scenario's rollout in turn (``batches``: (buffers, advantages, targets) per scenario, on the CPU;
+    each minibatch moves to the model's device)."""
+    device = next(model.parameters()).device
     for _ in range(cfg.epochs):
         for buf, adv, target in batches:
             n = len(adv)
@@ -301,14 +339,15 @@ def _update(model: SetActorCritic, opt, cfg: ScratchConfig, batches: list[tuple[
             order = torch.randperm(n)
             for start in range(0, n, size):
                 idx = order[start : start + size]
-                logits, value = model(buf["x"][idx], buf["h"][idx] if "h" in buf else None)
-                dist = masked(logits, buf["m"][idx])
-                logp = dist.log_prob(buf["a"][idx])
-                ratio = (logp - buf["logp"][idx]).exp()
-                a = adv[idx]
+                mb = {k: v[idx].to(device) for k, v in buf.items()}
+                logits, value = model(mb["x"], mb.get("h"))
+                dist = masked(logits, mb["m"])
+                logp = dist.log_prob(mb["a"])
+                ratio = (logp - mb["logp"]).exp()
+                a = adv[idx].to(device)
                 a = (a - a.mean()) / (a.std() + 1e-8)
                 pg = torch.max(-a * ratio, -a * ratio.clamp(1 - cfg.clip, 1 + cfg.clip)).mean()
-                value_loss = 0.5 * ((value - target[idx]) ** 2).mean()
+                value_loss = 0.5 * ((value - target[idx].to(device)) ** 2).mean()
                 entropy = dist.entropy().mean()
                 loss = pg + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
                 opt.zero_grad()
@@ -316,14 +355,14 @@ def _update(model: SetActorCritic, opt, cfg: ScratchConfig, batches: list[tuple[
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                 opt.step()
     with torch.no_grad():
-        kl = ((ratio - 1) - (logp - buf["logp"][idx])).mean()  # of the last minibatch (Schulman's k3 estimator)
+        kl = ((ratio - 1) - (logp - mb["logp"])).mean()  # of the last minibatch (Schulman's k3 estimator)
     return {"entropy": entropy.item(), "kl": kl.item(), "value_loss": value_loss.item()}
 
 
 def export(model: SetActorCritic, cfg: ScratchConfig, path: str | Path, steps: int) -> Path:
     """Write the actor's weights and a ``universal-sets`` spec beside them (checked as the loader checks); the spec's path."""
     path = Path(path).with_suffix(".safetensors")
-    tensors = {f"{n}.{p}": t.detach().numpy().astype(np.float32) for n, wb in model.params().items() for p, t in zip(("weight", "bias"), wb)}
+    tensors = {f"{n}.{p}": t.detach().cpu().numpy().astype(np.float32) for n, wb in model.params().items() for p, t in zip(("weight", "bias"), wb)}
     blob = save(tensors)
     spec = {
         "format": FORMAT,
@@ -392,7 +431,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         known = {f.name for f in dataclasses.fields(ScratchConfig)}
         if set(data) - known:
             p.error(f"unknown config keys {sorted(set(data) - known)}; known: {', '.join(sorted(known))}")
-        r = train(ScratchConfig(**data), args.out, progress=not args.quiet)
+        try:
+            cfg = ScratchConfig(**data)
+        except ValueError as e:
+            p.error(str(e))
+        r = train(cfg, args.out, progress=not args.quiet)
         print(f"trained {r.agent_steps:,} agent-steps: rollout {r.rollout_s:.0f} s, update {r.update_s:.0f} s, "
               f"{r.agent_steps_per_s:,.0f} agent-steps/s; policy {r.spec}")  # fmt: skip
         return 0
