@@ -81,7 +81,7 @@ class ScratchConfig:
     hidden: int = 64
     critic: str = "local"  # local: per-agent value; central: MAPPO value over the episode's satellites
     advisors: tuple[str, ...] = ()  # heuristics whose actions the network reads (agents.universal.Advice); none: pure
-    advice_bias: float = 0.0  # initial trust in every advisor (logit bonus of its action); 0: a fresh network ignores them
+    advice_bias: float = 0.0  # initial logit bonus of every advisor's action (a residual start); 0: a fresh network ignores them
     replay: int = 1  # episodes per arrival sequence (Mao et al.'s input-dependent baseline when > 1; divides n_envs)
     device: str = "auto"  # auto | cpu | cuda (train.device); actions are sampled on the CPU either way
     seed: int = 0
@@ -126,7 +126,7 @@ class SetActorCritic(nn.Module):
         for name, lin in self.linears.items():
             if name.startswith("head_"):  # near-uniform first policy (CleanRL's 0.01 output scale)
                 nn.init.orthogonal_(lin.weight, 0.01)
-                nn.init.constant_(lin.bias, advice_bias if name == "head_advice" else 0.0)
+                nn.init.constant_(lin.bias, advice_bias / U.ADVICE_SCALE if name == "head_advice" else 0.0)
         width = 2 * hidden if critic == "central" else hidden
         self.value = nn.Sequential(nn.Linear(width, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
