@@ -21,11 +21,10 @@ differentiates it, ``UniversalPolicy`` runs it on the exported weights.
 
 Advice (optional, residual policy learning: Silver et al., arXiv:1812.06298, 2018): the network may also
 read the actions that named deterministic heuristics (``ADVISORS``) would take, as one-hot vectors over the
-universal actions, and add ``ADVICE_SCALE x trust(context) x one-hot`` to its logits. ``trust`` is a linear
-head of the context that starts near zero, so a fresh network ignores its advisors; PPO learns from reward
-alone when to follow which (no imitation loss, no teacher's targets). The scale lets trust move by a
-logit within ~100 Adam steps of 1e-3 (Adam moves each weight about one learning rate per step), where
-following an advisor needs a margin of several logits. The advisors are named in the spec and rebuilt
+universal actions, and add ``trust(context) x one-hot`` to its logits. ``trust`` is a linear head of the
+context; it starts near zero (a fresh network ignores its advisors) or, for a residual start, with a bias
+(``advice_bias`` of the trainer: the network starts as an advisor). PPO learns from reward alone when to
+follow which (no imitation loss, no teacher's targets). The advisors are named in the spec and rebuilt
 from the installed heuristics on load, so a submission still holds only weights and a JSON spec.
 """
 
@@ -45,7 +44,6 @@ from orbit_env.observe import GROUND_FIELDS, NEIGH_FIELDS, OWN_FIELDS, SLOT_FIEL
 K_MAX, M_MAX, G_MAX, P_MAX = 16, 4, 8, 3  # the suite's largest: K 16 (v2 storage cap), M 4 lasers, G 8, P 3 levels
 KIND = "universal-sets"  # the spec's "kind" (agents.learned reads "mlp" specs)
 OWN_DEFAULTS = {"own.link": 0.0, "own.storage_free": 1.0}  # a v1 scenario's values: no antenna booking, no storage limit
-ADVICE_SCALE = 10.0  # logits per unit of the trust head's output
 ADVISORS = ("greedy", "edf", "edf-safe", "edf-ckpt", "balance")  # the deterministic heuristics a network may read
 SETS = (("slot", K_MAX, SLOT_FIELDS), ("neigh", M_MAX, NEIGH_FIELDS), ("window", G_MAX, WINDOW_FIELDS))
 
@@ -216,7 +214,7 @@ def forward(params: dict[str, tuple[Any, Any]], x, xp, advice=None) -> tuple[Any
     admit = lin("head.admit", z["window"])[..., 0]
     logits = xp.concatenate([lin("head.base", ctx), run, send.reshape(*lead, K_MAX * M_MAX), admit], axis=-1)
     if advice is not None:
-        logits = logits + ADVICE_SCALE * (lin("head.advice", ctx)[..., :, None] * advice).sum(axis=-2)
+        logits = logits + (lin("head.advice", ctx)[..., :, None] * advice).sum(axis=-2)
     return logits, ctx
 
 

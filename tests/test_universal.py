@@ -168,7 +168,7 @@ def test_advice_is_the_advisors_actions_and_full_trust_in_one_advisor_plays_like
     with torch.no_grad():
         for p in model.parameters():
             p.zero_()
-        model.linears["head_advice"].bias[:] = torch.tensor([0.0, 5.0])
+        model.linears["head_advice"].bias[:] = torch.tensor([0.0, 50.0])
     spec = export(model, ScratchConfig(hidden=8, advisors=("greedy", "balance")), tmp_path / "policy.safetensors", 0)
     assert json.loads(spec.read_text())["network"]["advisors"] == ["greedy", "balance"]
     policy, balance = load_policy(spec, env), make_policy("balance", env)

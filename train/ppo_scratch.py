@@ -81,7 +81,8 @@ class ScratchConfig:
     hidden: int = 64
     critic: str = "local"  # local: per-agent value; central: MAPPO value over the episode's satellites
     advisors: tuple[str, ...] = ()  # heuristics whose actions the network reads (agents.universal.Advice); none: pure
-    advice_bias: float = 0.0  # initial logit bonus of every advisor's action (a residual start); 0: a fresh network ignores them
+    advice_bias: float | tuple[float, ...] = 0.0  # initial logit bonus of each advisor's action (one number for all, or one
+    # per advisor: a residual start); 0: a fresh network ignores its advisors
     replay: int = 1  # episodes per arrival sequence (Mao et al.'s input-dependent baseline when > 1; divides n_envs)
     device: str = "auto"  # auto | cpu | cuda (train.device); actions are sampled on the CPU either way
     seed: int = 0
@@ -104,7 +105,12 @@ class ScratchConfig:
             raise ValueError(f"ppo-scratch config: advisors = {list(self.advisors)!r}; expected distinct names of {', '.join(U.ADVISORS)}")
         if self.replay <= 0 or any(n % self.replay for n in self.scenarios().values()):
             raise ValueError(f"ppo-scratch config: replay = {self.replay!r} must be positive and divide every scenario's episode count {self.scenarios()}")
-        if self.advice_bias and not self.advisors:
+        bias = self.advice_bias
+        if isinstance(bias, (list, tuple)):
+            object.__setattr__(self, "advice_bias", tuple(float(b) for b in bias))
+            if len(bias) != len(self.advisors):
+                raise ValueError(f"ppo-scratch config: advice_bias = {list(bias)!r} needs one number per advisor {list(self.advisors)!r}")
+        elif bias and not self.advisors:
             raise ValueError("ppo-scratch config: advice_bias is the initial trust in advisors, but no advisors are named")
         if self.horizon_h <= 0:
             raise ValueError(f"ppo-scratch config: horizon_h = {self.horizon_h!r} must be positive")
@@ -118,7 +124,7 @@ class ScratchConfig:
 class SetActorCritic(nn.Module):
     """The set network (``agents.universal.forward``) and a value head on its context (local or central)."""
 
-    def __init__(self, hidden: int, critic: str, advisors: int = 0, advice_bias: float = 0.0):
+    def __init__(self, hidden: int, critic: str, advisors: int = 0, advice_bias: float | Sequence[float] = 0.0):
         super().__init__()
         self.critic = critic
         shapes = U.layer_shapes(hidden, advisors)
@@ -126,7 +132,10 @@ class SetActorCritic(nn.Module):
         for name, lin in self.linears.items():
             if name.startswith("head_"):  # near-uniform first policy (CleanRL's 0.01 output scale)
                 nn.init.orthogonal_(lin.weight, 0.01)
-                nn.init.constant_(lin.bias, advice_bias / U.ADVICE_SCALE if name == "head_advice" else 0.0)
+                nn.init.zeros_(lin.bias)
+        if advisors:
+            with torch.no_grad():
+                self.linears["head_advice"].bias[:] = torch.as_tensor(advice_bias, dtype=torch.float32)
         width = 2 * hidden if critic == "central" else hidden
         self.value = nn.Sequential(nn.Linear(width, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
