@@ -293,3 +293,12 @@ def test_a_mixed_run_trains_one_network_on_scenarios_of_different_sizes(tmp_path
     assert not (tmp_path / "mix" / "curve.csv").exists()
     with pytest.raises(ValueError, match="divide every scenario"):
         ScratchConfig(mix={"three-body-12": 3}, replay=2)
+
+
+def test_zero_shot_resizes_walker_constellations_and_refuses_others():
+    from train.zero_shot import resized
+
+    assert resized("radiation-saa-16", 0.5) == {"orbit.sats_per_plane": 8}
+    assert resized("combined-walker-120", 2.0) == {"orbit.sats_per_plane": 24}
+    with pytest.raises(ValueError, match="only walker"):
+        resized("suncatcher-81", 0.5)
