@@ -302,3 +302,13 @@ def test_zero_shot_resizes_walker_constellations_and_refuses_others():
     assert resized("combined-walker-120", 2.0) == {"orbit.sats_per_plane": 24}
     with pytest.raises(ValueError, match="only walker"):
         resized("suncatcher-81", 0.5)
+
+
+def test_a_mix_config_refuses_a_scenario_of_its_own(tmp_path, capsys):
+    from train.ppo_scratch import main
+
+    cfg = tmp_path / "mix.toml"
+    cfg.write_text('[mix]\n"three-body-12" = 1\n')
+    with pytest.raises(SystemExit):
+        main(["train", "--config", str(cfg), "--scenario", "heat-radiator-16", "--out", str(tmp_path / "run")])
+    assert "names its scenarios" in capsys.readouterr().err and not (tmp_path / "run").exists()

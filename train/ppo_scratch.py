@@ -440,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         known = {f.name for f in dataclasses.fields(ScratchConfig)}
         if set(data) - known:
             p.error(f"unknown config keys {sorted(set(data) - known)}; known: {', '.join(sorted(known))}")
+        if data.get("mix") and ("scenario" in data or "n_envs" in data):
+            p.error("a [mix] config names its scenarios and episodes itself: drop scenario / n_envs (or --scenario / --n-envs)")
         try:
             cfg = ScratchConfig(**data)
         except ValueError as e:
