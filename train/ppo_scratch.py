@@ -16,15 +16,24 @@ every scenario. What it does, in order:
   trained on whole constellations; the actor only ever sees its own observation;
 - curve: ``curve.csv`` has ``train.ppo``'s columns (one row per finished training episode), so
   ``python -m train.plot`` draws both trainers' runs;
+- mix (``[mix]``: scenario = episodes side by side, optional): one ``Stream`` per scenario, each with its
+  own episodes, reward scale, discount and ``curve-<scenario>.csv``; every update rolls out all of them and
+  trains the one network on minibatches of each in turn;
 - advice (``advisors = [...]``, optional): the network also reads the actions of named heuristics and learns,
   from reward alone, how far to trust each (``agents.universal.Advice``: residual policy learning);
+  ``advice_bias`` starts it trusting some of them (``[0, 0, 4]`` on edf-safe, edf-ckpt, balance plays
+  exactly as balance before any update);
+- replay (``replay = k``, optional): groups of k episodes share an arrival sequence and each advantage
+  is taken relative to the others of its group (``replay_baseline``, Mao et al., ICLR 2019);
 - export: the actor's weights to safetensors + a JSON spec of kind ``universal-sets``
   (``agents.universal.UniversalPolicy`` loads it).
 
-Deterministic for a fixed seed (one torch thread, seeded torch and env). Progress lines report wall time
-per phase (rollout, update) and agent-steps/s.
+Deterministic for a fixed seed on the CPU (one torch thread, seeded torch and env; ``--device cuda``
+computes the network on a GPU but still samples actions on the CPU). Progress lines report wall time per
+phase (rollout, update) and agent-steps/s.
 
     python -m train.ppo_scratch train --scenario radiation-saa-16 --agent-steps 3000000 --out runs/scratch-rad
+    python -m train.ppo_scratch train --config train/configs/scratch/mix-v2-residual.toml --out runs/mix
     python -m train.ppo_scratch evaluate runs/scratch-rad/policy.json --scenario radiation-saa-16 --seeds 0-9
 """
 
