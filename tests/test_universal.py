@@ -312,3 +312,12 @@ def test_a_mix_config_refuses_a_scenario_of_its_own(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--config", str(cfg), "--scenario", "heat-radiator-16", "--out", str(tmp_path / "run")])
     assert "names its scenarios" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal where no GPU is present")
+def test_the_scratch_trainer_refuses_a_missing_gpu_before_writing_anything(tmp_path, capsys):
+    from train.ppo_scratch import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--scenario", "three-body-12", "--device", "cuda", "--out", str(tmp_path / "run")])
+    assert "sees no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "run").exists()

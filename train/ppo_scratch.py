@@ -106,6 +106,8 @@ class ScratchConfig:
             raise ValueError(f"ppo-scratch config: critic = {self.critic!r}; expected 'local' or 'central'")
         if not 0.0 <= self.team_weight <= 1.0:
             raise ValueError(f"ppo-scratch config: team_weight = {self.team_weight!r}; expected a number in [0, 1]")
+        if isinstance(self.advisors, str):
+            raise ValueError(f"ppo-scratch config: advisors = {self.advisors!r} must be a list of names, e.g. [\"balance\"]")
         object.__setattr__(self, "advisors", tuple(self.advisors))
         if any(not isinstance(n, int) or isinstance(n, bool) or n <= 0 for n in self.mix.values()):
             raise ValueError(f"ppo-scratch config: mix = {self.mix!r}; each scenario needs a positive number of episodes")
@@ -123,7 +125,6 @@ class ScratchConfig:
             raise ValueError("ppo-scratch config: advice_bias is the initial trust in advisors, but no advisors are named")
         if self.horizon_h <= 0:
             raise ValueError(f"ppo-scratch config: horizon_h = {self.horizon_h!r} must be positive")
-
 
     def scenarios(self) -> dict[str, int]:
         """Scenario -> episodes side by side: the mix, or the one scenario with n_envs."""
@@ -295,8 +296,8 @@ def train(cfg: ScratchConfig, out: str | Path, progress: bool = True) -> Scratch
     out = Path(out)
     if any(out.glob("curve*.csv")):
         raise FileExistsError(f"{out} already holds a run; choose another --out")
+    device = pick_device(cfg.device)  # before anything is written: a missing GPU leaves no run behind
     out.mkdir(parents=True, exist_ok=True)
-    device = pick_device(cfg.device)
     torch.set_num_threads(1)
     torch.manual_seed(cfg.seed)
     mix = cfg.scenarios()
@@ -453,7 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.error("a [mix] config names its scenarios and episodes itself: drop scenario / n_envs (or --scenario / --n-envs)")
         try:
             cfg = ScratchConfig(**data)
-        except ValueError as e:
+            pick_device(cfg.device)
+        except ValueError as e:  # DeviceError is one
             p.error(str(e))
         r = train(cfg, args.out, progress=not args.quiet)
         print(f"trained {r.agent_steps:,} agent-steps: rollout {r.rollout_s:.0f} s, update {r.update_s:.0f} s, "
