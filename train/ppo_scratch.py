@@ -111,7 +111,8 @@ class ScratchConfig:
         object.__setattr__(self, "advisors", tuple(self.advisors))
         if any(not isinstance(n, int) or isinstance(n, bool) or n <= 0 for n in self.mix.values()):
             raise ValueError(f"ppo-scratch config: mix = {self.mix!r}; each scenario needs a positive number of episodes")
-        if not U.advisors_ok(self.advisors):
+        bad = [a for a in self.advisors if a not in U.ADVISORS]
+        if bad or len(set(self.advisors)) != len(self.advisors):
             raise ValueError(f"ppo-scratch config: advisors = {list(self.advisors)!r}; expected distinct names of {', '.join(U.ADVISORS)}")
         if self.replay <= 0 or any(n % self.replay for n in self.scenarios().values()):
             raise ValueError(f"ppo-scratch config: replay = {self.replay!r} must be positive and divide every scenario's episode count {self.scenarios()}")
