@@ -130,14 +130,18 @@ class UniversalLayout:
         return self._from_native[np.asarray(actions)]
 
 
+def advisors_ok(names) -> bool:
+    """Whether ``names`` are distinct advisor names (the check Advice, the loader and the trainer share)."""
+    return all(n in ADVISORS for n in names) and len(set(names)) == len(names)
+
+
 class Advice:
     """The actions named heuristics would take, as (..., advisors, universal n) one-hot float32 arrays."""
 
     def __init__(self, names, env, universal: UniversalLayout):
         from agents.heuristics import make_policy
 
-        unknown = [n for n in names if n not in ADVISORS]
-        if unknown or len(set(names)) != len(names):
+        if not advisors_ok(names):
             raise ValueError(f"advisors {list(names)}: each must be one of {', '.join(ADVISORS)}, named once")
         self.names = tuple(names)
         self.policies = [make_policy(n, env) for n in self.names]
@@ -226,7 +230,7 @@ def check_universal(spec: dict[str, Any], tensors: dict[str, np.ndarray], where:
     if isinstance(hidden, bool) or not isinstance(hidden, int) or not 1 <= hidden <= 4096:
         raise PolicyFileError(f"policy spec for {where}: network.hidden must be an integer in [1, 4096], got {hidden!r}")
     advisors = spec["network"].get("advisors", [])
-    if not isinstance(advisors, list) or any(a not in ADVISORS for a in advisors) or len(set(advisors)) != len(advisors):
+    if not isinstance(advisors, list) or not advisors_ok(advisors):
         raise PolicyFileError(f"policy spec for {where}: network.advisors must list distinct names of {', '.join(ADVISORS)}, got {advisors!r}")
     obs = spec.get("observation") if isinstance(spec.get("observation"), dict) else {}
     if obs.get("names") != list(universal_names()):

@@ -321,3 +321,22 @@ def test_the_scratch_trainer_refuses_a_missing_gpu_before_writing_anything(tmp_p
     with pytest.raises(SystemExit):
         main(["train", "--scenario", "three-body-12", "--device", "cuda", "--out", str(tmp_path / "run")])
     assert "sees no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_the_advice_bias_flag_gives_one_trust_per_advisor_or_is_refused_by_name(tmp_path, capsys, monkeypatch):
+    import types
+
+    import train.ppo_scratch as ps
+
+    seen = []
+    done = types.SimpleNamespace(agent_steps=0, rollout_s=0.0, update_s=0.0, agent_steps_per_s=0.0, spec="-")
+    monkeypatch.setattr(ps, "train", lambda cfg, out, progress: seen.append(cfg) or done)
+    base = ["train", "--scenario", "energy-eclipse-24", "--advisors", "edf-safe,edf-ckpt,balance", "--out", str(tmp_path / "run")]
+    assert ps.main([*base, "--advice-bias", "0,4,0"]) == 0 and seen[-1].advice_bias == (0.0, 4.0, 0.0)
+    assert ps.main([*base, "--advice-bias", "2"]) == 0 and seen[-1].advice_bias == 2.0  # one number: every advisor
+    with pytest.raises(SystemExit):
+        ps.main([*base, "--advice-bias", "0,4"])
+    assert "advice_bias = [0.0, 4.0] needs one number per advisor" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        ps.main([*base, "--advice-bias", "four"])
+    assert "--advice-bias: invalid" in capsys.readouterr().err and len(seen) == 2

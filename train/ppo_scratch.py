@@ -111,8 +111,7 @@ class ScratchConfig:
         object.__setattr__(self, "advisors", tuple(self.advisors))
         if any(not isinstance(n, int) or isinstance(n, bool) or n <= 0 for n in self.mix.values()):
             raise ValueError(f"ppo-scratch config: mix = {self.mix!r}; each scenario needs a positive number of episodes")
-        bad = [a for a in self.advisors if a not in U.ADVISORS]
-        if bad or len(set(self.advisors)) != len(self.advisors):
+        if not U.advisors_ok(self.advisors):
             raise ValueError(f"ppo-scratch config: advisors = {list(self.advisors)!r}; expected distinct names of {', '.join(U.ADVISORS)}")
         if self.replay <= 0 or any(n % self.replay for n in self.scenarios().values()):
             raise ValueError(f"ppo-scratch config: replay = {self.replay!r} must be positive and divide every scenario's episode count {self.scenarios()}")
@@ -420,6 +419,12 @@ def paired(spec: str | Path, scenario: str, seeds: Sequence[int], heuristics: Se
     return rows
 
 
+def _floats(text: str) -> float | tuple[float, ...]:
+    """``4`` -> 4.0, ``0,4,0`` -> (0.0, 4.0, 0.0): a command-line advice bias."""
+    values = tuple(float(v) for v in text.split(","))
+    return values[0] if len(values) == 1 else values
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from train.evaluate import seed_range
 
@@ -433,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if f.type in ("int", "float", "str"):  # the scalar keys; overrides come from --set
             t.add_argument(f"--{f.name.replace('_', '-')}", type={"int": int, "float": float, "str": str}[f.type])
     t.add_argument("--advisors", type=lambda v: tuple(filter(None, v.split(","))), help=f"comma-separated heuristics to take advice from ({', '.join(U.ADVISORS)})")
+    t.add_argument("--advice-bias", type=_floats, metavar="B[,B...]", help="initial trust: one number for every advisor, or one per advisor (e.g. 0,4,0)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="training-only scenario override")
     e = sub.add_parser("evaluate", help="paired comparison against heuristics on seeded episodes")
     e.add_argument("spec")
