@@ -339,4 +339,7 @@ def test_the_advice_bias_flag_gives_one_trust_per_advisor_or_is_refused_by_name(
     assert "advice_bias = [0.0, 4.0] needs one number per advisor" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         ps.main([*base, "--advice-bias", "four"])
-    assert "--advice-bias: invalid" in capsys.readouterr().err and len(seen) == 2
+    assert "--advice-bias: invalid" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        ps.main([*base, "--advice-bias", "0,inf,0"])
+    assert "must be finite" in capsys.readouterr().err and len(seen) == 2

@@ -44,6 +44,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import math
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -116,6 +117,9 @@ class ScratchConfig:
         if self.replay <= 0 or any(n % self.replay for n in self.scenarios().values()):
             raise ValueError(f"ppo-scratch config: replay = {self.replay!r} must be positive and divide every scenario's episode count {self.scenarios()}")
         bias = self.advice_bias
+        values = bias if isinstance(bias, (list, tuple)) else (bias,)
+        if not all(isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b) for b in values):
+            raise ValueError(f"ppo-scratch config: advice_bias = {bias!r} must be finite numbers")
         if isinstance(bias, (list, tuple)):
             object.__setattr__(self, "advice_bias", tuple(float(b) for b in bias))
             if len(bias) != len(self.advisors):
